@@ -1,0 +1,180 @@
+"""Loading plugins from entry points and answering "which backend is this?"."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from lithops.errors import PluginError, UnknownBackendError
+from lithops.plugins import hookspecs
+from lithops.plugins.types import BackendInfo, BackendKind
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "lithops"
+
+#: Where users find the backends we know of, for "unknown backend" messages.
+KNOWN_DISTRIBUTIONS = {
+    "localhost": "lithops-localhost",
+    "ssh": "lithops-standalone",
+    "vm": "lithops-standalone",
+    "aws_lambda": "lithops-aws",
+    "aws_s3": "lithops-aws",
+    "aws_ec2": "lithops-aws",
+    "gcp_functions": "lithops-gcp",
+    "gcp_storage": "lithops-gcp",
+    "gcp_compute": "lithops-gcp",
+}
+
+
+class PluginHost:
+    """The loaded plugins and the backends they registered.
+
+    Wraps ``pm.hook`` so call sites are typed and the loader's policy lives in one place.
+    Build it with :func:`get_plugin_host`; nothing is loaded at import time.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.hook = pm.hook
+        #: (kind, name) -> info; compute and storage may share a name (``localhost``)
+        self.backends: dict[tuple[BackendKind, str], BackendInfo] = {}
+        self.aliases: dict[tuple[BackendKind, str], str] = {}
+        #: plugin name -> the error that stopped it from loading
+        self.broken: dict[str, str] = {}
+
+    # -- loading --------------------------------------------------------------------------
+
+    def load_entry_points(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
+        """Load each entry point in isolation: one broken plugin is reported, not fatal."""
+        blocked = _disabled_plugins()
+        for ep in entry_points:
+            dist = ep.dist.name if ep.dist is not None else "unknown"
+            if ep.name in blocked or dist in blocked:
+                logger.debug("plugin %s (%s) disabled by LITHOPS_DISABLE_PLUGINS", ep.name, dist)
+                continue
+            try:
+                module = ep.load()
+                self.register_module(module, name=ep.name, distribution=dist)
+            except Exception as exc:
+                self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
+                logger.warning(
+                    "lithops plugin %r from %s failed to load and is skipped: %s: %s",
+                    ep.name,
+                    dist,
+                    type(exc).__name__,
+                    exc,
+                )
+
+    def register_module(self, module: ModuleType | Any, name: str, distribution: str) -> None:
+        """Register one plugin object and collect the backends it announces."""
+        if self.pm.is_registered(module) or self.pm.has_plugin(name):
+            return
+        self.pm.register(module, name=name)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(module)
+            raise PluginError(
+                f"plugin {name!r} from {distribution} implements a hook lithops does not define "
+                f"({exc}); check the hook name's spelling against lithops.plugins.hookspecs"
+            ) from exc
+
+        def register(info: BackendInfo) -> None:
+            self._add_backend(info, distribution)
+
+        caller = self.pm.subset_hook_caller(
+            "lithops_register_backends",
+            remove_plugins=[p for p in self.pm.get_plugins() if p is not module],
+        )
+        try:
+            caller(register=register)
+        except Exception:
+            self.pm.unregister(module)
+            raise
+
+    def _add_backend(self, info: BackendInfo, distribution: str) -> None:
+        info = BackendInfo(**{**info.__dict__, "distribution": distribution})
+        kind = BackendKind(info.kind)
+        for name in (info.name, *info.aliases):
+            owner = self.backends.get((kind, self.aliases.get((kind, name), name)))
+            if owner is not None:
+                raise PluginError(
+                    f"backend name {name!r} is registered twice: by {owner.distribution} and by "
+                    f"{distribution}; uninstall one of them, or block one with "
+                    f"LITHOPS_DISABLE_PLUGINS"
+                )
+        self.backends[(kind, info.name)] = info
+        for alias in info.aliases:
+            self.aliases[(kind, alias)] = info.name
+
+    # -- queries --------------------------------------------------------------------------
+
+    def resolve(self, name: str, kind: BackendKind) -> BackendInfo:
+        """The ``kind`` backend registered as ``name`` (or an alias), or an actionable error."""
+        info = self.backends.get((kind, self.aliases.get((kind, name), name)))
+        if info is not None:
+            return info
+        candidates = sorted(b.name for b in self.of_kind(kind))
+        what = f"{kind.value.replace('_', ' ')} backend"
+        dist = KNOWN_DISTRIBUTIONS.get(name)
+        hint = (
+            f"install it with `pip install {dist}`"
+            if dist
+            else "a third-party backend must be installed as a distribution with a 'lithops' entry point"
+        )
+        broken = f" (plugins that failed to load: {', '.join(self.broken)})" if self.broken else ""
+        raise UnknownBackendError(
+            f"unknown {what} {name!r}. Installed: {', '.join(candidates) or 'none'}; {hint}{broken}"
+        )
+
+    def of_kind(self, kind: BackendKind) -> list[BackendInfo]:
+        return [b for b in self.backends.values() if b.kind == kind]
+
+
+def _disabled_plugins() -> set[str]:
+    raw = os.environ.get("LITHOPS_DISABLE_PLUGINS", "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+_host: PluginHost | None = None
+_host_lock = threading.Lock()
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("lithops")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def get_plugin_host() -> PluginHost:
+    """The process-wide plugin host, loaded from entry points on first use.
+
+    Only client-side code calls this; the worker runtime never does, so a worker cold start
+    does not scan installed distributions.
+    """
+    global _host
+    if _host is None:
+        with _host_lock:
+            if _host is None:
+                host = PluginHost(new_plugin_manager())
+                # The core's built-ins come through the same entry-point path as any plugin.
+                host.load_entry_points(metadata.entry_points(group=ENTRY_POINT_GROUP))
+                _host = host
+    return _host
+
+
+def reset_plugin_host() -> None:
+    """Forget loaded plugins (tests, or after installing a distribution in-process)."""
+    global _host
+    with _host_lock:
+        _host = None

@@ -1,0 +1,170 @@
+"""The data that crosses the plugin contract: backend descriptions, requests and handles."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "BackendInfo",
+    "BackendKind",
+    "CallBatch",
+    "CallKey",
+    "ComputeHandle",
+    "EventSink",
+    "LogLine",
+    "LogRequest",
+    "ProvisionRequest",
+    "RegisterBackend",
+]
+
+#: ``(job_key, call_id)``: names one call everywhere (client, wire, worker, logs).
+CallKey = tuple[str, str]
+
+
+class BackendKind(str, enum.Enum):
+    """What a registered backend provides."""
+
+    #: runs calls; ``BackendInfo.mode`` says which execution mode (localhost/serverless/standalone)
+    COMPUTE = "compute"
+    #: stores objects (``lithops.Storage(backend=...)``)
+    STORAGE = "storage"
+    #: creates and stops VMs for standalone ``create``/``reuse`` modes
+    VM_PROVIDER = "vm_provider"
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """One backend announced by a plugin through ``lithops_register_backends``.
+
+    :param name: the name users select (``backend='localhost'``, a ``localhost:`` config section).
+    :param kind: compute, storage or VM provider.
+    :param mode: for compute backends, ``localhost``, ``serverless`` or ``standalone``.
+    :param capabilities: free-form flags the contract suite and the core read, e.g.
+        ``"cancel"`` (running calls can be stopped), ``"timeout"`` (per-call timeouts enforced by
+        stopping the worker), ``"docker"`` (runtime may name an image), ``"logs"`` (live log
+        streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``).
+    :param config_keys: the keys accepted in the backend's config section, mapped to a short
+        description; an unknown key is an error that lists these.
+    :param aliases: other names accepted for this backend (``vm`` for ``ssh``).
+    :param distribution: filled in by the core with the distribution that registered it.
+    """
+
+    name: str
+    kind: BackendKind
+    mode: str | None = None
+    capabilities: frozenset[str] = frozenset()
+    config_keys: Mapping[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    distribution: str = ""
+
+
+#: The callback handed to ``lithops_register_backends``; a plugin calls it once per backend.
+RegisterBackend = Callable[[BackendInfo], None]
+
+
+class EventSink(Protocol):
+    """Where a compute backend pushes what happens to the calls it accepted.
+
+    Every call handed to ``lithops_invoke`` must end with exactly one of ``results``
+    (the worker runtime's result record, success or user exception), ``lost`` (the backend knows
+    the call cannot finish: worker died, call timed out, platform refused) or ``requeue`` (the
+    call never started and may be given to another worker). The core enforces deadlines on top,
+    so a backend that forgets a call cannot hang a user, but it should never rely on that.
+    """
+
+    def results(self, records: Sequence[dict[str, Any]]) -> None:
+        """Finished calls: result records produced by :func:`lithops.worker.run_batch`."""
+
+    def running(self, key: CallKey, since: float, where: str) -> None:
+        """A call started (``where`` names the worker, e.g. ``host:pid``). Optional."""
+
+    def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
+        """These calls ended without a result; ``error`` is the exception their futures get."""
+
+    def requeue(self, keys: Sequence[CallKey]) -> None:
+        """These calls were accepted but never started; the core dispatches them again."""
+
+    def log(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
+        """Output lines printed by a running call, as ``(timestamp, text)``."""
+
+
+@dataclass
+class ProvisionRequest:
+    """What the core asks a compute backend to prepare before the first invoke.
+
+    :param backend: the selected backend name (a plugin answers only for its own).
+    :param config: the full validated config; ``config[backend]`` is the backend's section.
+    :param runtime: the runtime name (a python path, a Docker image, a function name...).
+    :param runtime_memory: memory per worker in MB, when the user set one.
+    :param events: where results and events for calls of this handle are pushed.
+    """
+
+    backend: str
+    config: dict[str, Any]
+    runtime: str | None
+    runtime_memory: int | None
+    events: EventSink
+
+
+class ComputeHandle(Protocol):
+    """What ``lithops_provision`` returns: a ready-to-invoke backend instance.
+
+    ``capacity`` is how many calls it can run at once right now (worker processes, VM slots,
+    concurrent invocations); the scheduler sizes batches from it.
+    """
+
+    backend: str
+    capacity: int
+
+
+@dataclass
+class CallBatch:
+    """A batch of calls of one job, as handed to ``lithops_invoke``.
+
+    :param job_key: ``"<executor_id>/<job_id>"``.
+    :param calls: the call keys, in order.
+    :param message: the encoded wire message (:func:`lithops.wire.encode`) holding the function
+        (or its key), the serialized arguments, timeouts and environment. Backends forward it
+        untouched to :func:`lithops.worker.run_batch` on the worker side.
+    :param timeout: per-call execution timeout in seconds (the backend stops the worker).
+    """
+
+    job_key: str
+    calls: list[CallKey]
+    message: bytes
+    timeout: float | None
+    func_key: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line a function printed."""
+
+    tstamp: float
+    job_key: str
+    call_id: str
+    text: str
+    where: str = ""
+
+
+@dataclass
+class LogRequest:
+    """What ``lithops logs poll|get`` asks a backend for.
+
+    :param backend: the selected backend name.
+    :param config: the full config.
+    :param job_key: only lines of this job, or every job when ``None``.
+    :param follow: keep streaming new lines (``poll``) instead of returning what exists (``get``).
+    :param stop: set when the caller wants the stream to end (Ctrl-C, test teardown).
+    """
+
+    backend: str
+    config: dict[str, Any]
+    job_key: str | None = None
+    follow: bool = True
+    stop: Any = None
