@@ -1,0 +1,131 @@
+"""The one wire format every backend speaks between client and worker.
+
+A stream (pipe, SSH channel, socket) carries frames: a 4-byte big-endian length, then a pickled
+``dict`` message whose ``"t"`` key names its type. Serverless backends carry one encoded message
+as the invocation payload and one as the response, without the length prefix.
+
+The first frame a worker writes is ``hello``, carrying ``WIRE_VERSION``. Peers with the same
+major version interoperate (a minor bump only adds optional keys, which readers ignore when
+unknown and default when missing); a different major fails at once with :class:`WireVersionError`.
+
+Messages (client -> worker):
+
+* ``batch``: ``job_key``, ``func_key``, ``func`` (cloudpickled function, or ``None`` when the
+  worker already has ``func_key``), ``calls`` (list of call ids), ``args`` (cloudpickled list of
+  ``(args, kwargs)``, one per call), ``timeout``, ``env`` (extra environment), ``storage``
+  (non-secret storage settings: backend name, bucket, root), ``chunks`` (object partitions, if any)
+* ``cancel``: ``keys`` (list of ``(job_key, call_id)``)
+* ``stop``: the worker exits after the current call
+
+Messages (worker -> client):
+
+* ``hello``: ``wire``, ``lithops`` (version), ``python`` (``"3.11"``), ``pid``, ``host``
+* ``results``: ``records`` (result records, see :mod:`lithops.worker`), ``running`` (the call
+  now running as ``[job_key, call_id, since]`` or ``None``)
+* ``log``: ``key``, ``lines`` (list of ``(tstamp, text)``)
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import platform
+import socket
+import struct
+from typing import IO, Any
+
+from lithops.errors import WireVersionError
+from lithops.version import __version__
+
+__all__ = [
+    "WIRE_VERSION",
+    "check_hello",
+    "decode",
+    "encode",
+    "hello_message",
+    "read_frame",
+    "write_frame",
+]
+
+#: (major, minor). Bump minor for additive changes, major for anything a peer cannot ignore.
+WIRE_VERSION = (1, 0)
+
+_HEADER = struct.Struct(">I")
+_PROTOCOL = 5
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return pickle.dumps(message, protocol=_PROTOCOL)
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    message = pickle.loads(data)
+    if not isinstance(message, dict) or "t" not in message:
+        raise WireVersionError("received a frame that is not a lithops wire message")
+    return message
+
+
+def write_frame(stream: IO[bytes], payload: bytes) -> None:
+    """Write one frame; the caller flushes (or holds a lock across several frames)."""
+    stream.write(_HEADER.pack(len(payload)))
+    stream.write(payload)
+
+
+def read_frame(stream: IO[bytes]) -> bytes | None:
+    """Read one frame, or ``None`` at a clean end of stream."""
+    header = _read_exactly(stream, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = _read_exactly(stream, size)
+    if payload is None:
+        raise EOFError("stream ended inside a frame")
+    return payload
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    data = stream.read(size)
+    if not data:
+        return None
+    if len(data) == size:
+        return data
+    chunks = [data]
+    got = len(data)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            raise EOFError("stream ended inside a frame")
+        chunks.append(more)
+        got += len(more)
+    return b"".join(chunks)
+
+
+def hello_message() -> dict[str, Any]:
+    return {
+        "t": "hello",
+        "wire": WIRE_VERSION,
+        "lithops": __version__,
+        "python": "%d.%d" % tuple(int(x) for x in platform.python_version_tuple()[:2]),
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+
+
+def check_hello(message: dict[str, Any], where: str) -> None:
+    """Raise :class:`WireVersionError` unless ``message`` is a compatible ``hello``."""
+    if message.get("t") != "hello":
+        raise WireVersionError(f"worker at {where} did not greet with a lithops hello message")
+    major = tuple(message.get("wire", (0, 0)))[0]
+    if major != WIRE_VERSION[0]:
+        raise WireVersionError(
+            f"worker at {where} runs lithops {message.get('lithops')} speaking wire format "
+            f"{major}.x, this client runs {__version__} speaking {WIRE_VERSION[0]}.x; install the "
+            f"same lithops major version on both sides (`lithops clean` removes stale workers)"
+        )
+    mine = "%d.%d" % tuple(int(x) for x in platform.python_version_tuple()[:2])
+    if message.get("python") != mine:
+        raise WireVersionError(
+            f"worker at {where} runs Python {message.get('python')}, this client runs Python "
+            f"{mine}; pickled functions only travel between the same Python minor version. "
+            f"Use a runtime (interpreter or image) with Python {mine}"
+        )

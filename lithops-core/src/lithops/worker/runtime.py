@@ -1,0 +1,276 @@
+"""Running calls: arguments in; result or exception, traceback, output and stats out.
+
+Every backend runs calls through :func:`run_batch`, whatever carries the batch (a pipe, an SSH
+channel, a serverless invocation). This module imports only the standard library, cloudpickle
+and lithops' own small modules, so worker cold starts stay cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import resource
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from lithops.errors import SerializationError
+
+__all__ = ["FunctionCache", "OutputCapture", "run_batch"]
+
+#: Captured output kept on the future per call (the live log stream has everything).
+MAX_OUTPUT_CHARS = 1_000_000
+
+_process_started = False
+
+
+def _peak_memory() -> int:
+    # ru_maxrss is in KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class FunctionCache:
+    """Deserialized functions by key, so a warm worker unpickles a job's function once."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Callable[..., Any]] = OrderedDict()
+
+    def get(self, key: str, payload: bytes | None) -> Callable[..., Any]:
+        func = self._items.get(key)
+        if func is not None:
+            self._items.move_to_end(key)
+            return func
+        if payload is None:
+            raise SerializationError(
+                f"worker has no function {key!r} cached and the batch did not carry it"
+            )
+        func = pickle.loads(payload)
+        self._items[key] = func
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return func
+
+
+class OutputCapture(io.TextIOBase):
+    """Replaces ``sys.stdout``/``sys.stderr`` in a worker: keeps each call's output and streams
+    complete lines to ``on_line(key, tstamp, text)`` as they are printed."""
+
+    def __init__(self, on_line: Callable[[Any, float, str], None] | None) -> None:
+        self._on_line = on_line
+        self._lock = threading.Lock()
+        self.key: Any = None
+        self._partial = ""
+        self._parts: list[str] = []
+        self._size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def begin(self, key: Any) -> None:
+        with self._lock:
+            self.key = key
+            self._partial = ""
+            self._parts = []
+            self._size = 0
+
+    def end(self) -> str:
+        with self._lock:
+            if self._partial and self._on_line is not None:
+                self._on_line(self.key, time.time(), self._partial)
+            self._partial = ""
+            self.key = None
+            return "".join(self._parts)
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            text = str(text)
+        with self._lock:
+            if self._size < MAX_OUTPUT_CHARS:
+                self._parts.append(text)
+                self._size += len(text)
+            if self._on_line is not None and self.key is not None:
+                data = self._partial + text
+                *lines, self._partial = data.split("\n")
+                now = time.time()
+                for line in lines:
+                    self._on_line(self.key, now, line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _qualname(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _error_record(key: Any, exc: BaseException, tb: str) -> dict[str, Any]:
+    try:
+        payload: bytes | None = cloudpickle.dumps(exc)
+        pickle.loads(payload)  # an exception that pickles but cannot unpickle is common
+    except Exception:
+        payload = None
+    return {
+        "key": key,
+        "ok": False,
+        "value": None,
+        "error": payload,
+        "exc_type": _qualname(exc),
+        "exc_msg": str(exc),
+        "traceback": tb,
+    }
+
+
+def _bind(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    inject = ctx.get("inject") or ()
+    if not inject:
+        return args, kwargs
+    kwargs = dict(kwargs)
+    if "id" in inject:
+        kwargs["id"] = int(ctx["call_id"])
+    if "storage" in inject:
+        from lithops.storage import Storage  # only jobs that ask for storage pay for it
+
+        kwargs["storage"] = Storage.from_descriptor(ctx["storage"])
+    if "obj" in inject and "obj" in kwargs:
+        from lithops.storage.partition import open_partition
+
+        kwargs["obj"] = open_partition(kwargs["obj"])
+    return args, kwargs
+
+
+def run_batch(
+    message: dict[str, Any],
+    emit: Callable[[dict[str, Any]], None],
+    functions: FunctionCache,
+    capture: OutputCapture | None = None,
+    on_start: Callable[[Any, float], None] | None = None,
+    cancelled: set[Any] | None = None,
+) -> None:
+    """Run every call of a ``batch`` wire message, calling ``emit(record)`` after each.
+
+    A record is a dict: ``key`` (``(job_key, call_id)``), ``ok``, ``value`` (cloudpickled
+    result) or ``error`` (pickled exception, ``None`` if it could not be pickled) with
+    ``exc_type``, ``exc_msg`` and ``traceback``; ``output`` (captured text); ``stats``.
+    """
+    global _process_started
+    job_key = message["job_key"]
+    calls: list[str] = message["calls"]
+    received = time.time()
+    try:
+        func = functions.get(message["func_key"], message.get("func"))
+    except Exception as exc:
+        err = exc if isinstance(exc, SerializationError) else SerializationError(
+            f"the function of job {job_key} could not be unpickled on the worker: "
+            f"{type(exc).__name__}: {exc}. Is the module it lives in importable there? "
+            f"(see include_modules)",
+            job_key,
+        )
+        for call_id in calls:
+            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+        return
+    try:
+        arguments = pickle.loads(message["args"])
+    except Exception as exc:
+        for call_id in calls:
+            err = SerializationError(
+                f"the arguments of call {job_key}/{call_id} could not be unpickled on the "
+                f"worker: {type(exc).__name__}: {exc}",
+                job_key,
+                call_id,
+            )
+            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+        return
+    env = message.get("env") or {}
+    ctx = {"inject": message.get("inject"), "storage": message.get("storage")}
+    saved_env = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        for call_id, (args, kwargs) in zip(calls, arguments):
+            key = (job_key, call_id)
+            if cancelled is not None and key in cancelled:
+                cancelled.discard(key)
+                emit({"key": key, "ok": False, "cancelled": True})
+                continue
+            emit(_run_one(func, key, args, kwargs, {**ctx, "call_id": call_id}, received,
+                          capture, on_start))
+            _process_started = True
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_one(
+    func: Callable[..., Any],
+    key: tuple[str, str],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: dict[str, Any],
+    received: float,
+    capture: OutputCapture | None,
+    on_start: Callable[[Any, float], None] | None,
+) -> dict[str, Any]:
+    start = time.time()
+    stats: dict[str, Any] = {
+        "worker_start_tstamp": start,
+        "worker_cold_start": not _process_started,
+        "worker_batch_received_tstamp": received,
+        "worker_peak_memory_start": _peak_memory(),
+        "worker_pid": os.getpid(),
+    }
+    if on_start is not None:
+        on_start(key, start)
+    if capture is not None:
+        capture.begin(key)
+    record: dict[str, Any]
+    func_start = time.time()
+    try:
+        call_args, call_kwargs = _bind(func, args, kwargs, ctx)
+        func_start = time.time()
+        value = func(*call_args, **call_kwargs)
+        func_end = time.time()
+    except BaseException as exc:  # the user's function may raise anything, SystemExit included
+        func_end = time.time()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        record = _error_record(key, exc, traceback.format_exc())
+    else:
+        try:
+            payload = cloudpickle.dumps(value)
+        except Exception as exc:
+            err = SerializationError(
+                f"the result of call {key[0]}/{key[1]} (a {type(value).__name__}) could not be "
+                f"pickled: {type(exc).__name__}: {exc}. Return plain data instead",
+                *key,
+            )
+            record = _error_record(key, err, traceback.format_exc())
+        else:
+            record = {"key": key, "ok": True, "value": payload}
+            stats["func_result_size"] = len(payload)
+    output = capture.end() if capture is not None else ""
+    end = time.time()
+    stats.update(
+        worker_func_start_tstamp=func_start,
+        worker_func_end_tstamp=func_end,
+        worker_func_exec_time=round(func_end - func_start, 8),
+        worker_end_tstamp=end,
+        worker_exec_time=round(end - start, 8),
+        worker_peak_memory_end=_peak_memory(),
+    )
+    record["stats"] = stats
+    record["output"] = output
+    return record
+
