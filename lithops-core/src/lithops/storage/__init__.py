@@ -1,0 +1,13 @@
+"""Object storage: the ``Storage`` API and the embedded filesystem backend.
+
+``Storage()`` talks to the configured storage backend (``lithops.storage`` in the config,
+``localhost`` by default: files under ``~/.lithops/storage``). Other backends are plugins; see
+:mod:`lithops.storage.backend` for the interface they implement.
+"""
+
+from __future__ import annotations
+
+from lithops.storage.storage import Storage
+from lithops.storage.utils import CloudObject, StorageNoSuchKeyError
+
+__all__ = ["CloudObject", "Storage", "StorageNoSuchKeyError"]
