@@ -41,13 +41,14 @@ Rules the core relies on:
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from typing import IO, Any, Protocol, runtime_checkable
 
 from lithops.storage.utils import StorageError
 
-__all__ = ["Body", "StorageBackend", "body_chunks", "parse_range"]
+__all__ = ["Body", "StorageBackend", "body_chunks", "bounded_reader", "parse_range"]
 
 #: What ``put_object`` accepts: bytes-like, text (stored as UTF-8) or a readable file object.
 Body = bytes | bytearray | memoryview | str | IO[bytes] | IO[str]
@@ -161,3 +162,38 @@ def body_chunks(body: Body, block: int = 1 << 20) -> Any:
         if not data:
             return
         yield data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+class _Bounded(io.RawIOBase):
+    """At most ``limit`` bytes of a stream, from where it is positioned; closing closes it."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer).cast("B")
+        data = self._stream.read(min(len(view), self._left))
+        n = len(data)
+        view[:n] = data
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.close()
+        super().close()
+
+
+def bounded_reader(stream: IO[bytes], limit: int) -> io.BufferedReader:
+    """A buffered file object giving the next ``limit`` bytes of ``stream`` and then EOF.
+
+    Backends use it to answer a ranged ``get_object(stream=True)`` without reading the range
+    into memory.
+    """
+    return io.BufferedReader(_Bounded(stream, limit))

@@ -22,14 +22,13 @@ from __future__ import annotations
 import datetime as _dt
 import email.utils
 import fnmatch
-import io
 import os
 import shutil
 import tempfile
 from collections.abc import Mapping
 from typing import IO, Any
 
-from lithops.storage.backend import Body, body_chunks, parse_range
+from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 
 __all__ = [
@@ -195,7 +194,7 @@ class LocalhostStorageBackend:
         if not stream:
             with f:
                 return f.read(stop - start)
-        return io.BufferedReader(_BoundedFile(f, stop - start))
+        return bounded_reader(f, stop - start)
 
     def download_file(
         self,
@@ -274,32 +273,6 @@ class LocalhostStorageBackend:
                     found.append((key, os.path.join(dirpath, name)))
         found.sort()
         return found
-
-
-class _BoundedFile(io.RawIOBase):
-    """At most ``limit`` bytes of an open file, from where it is positioned."""
-
-    def __init__(self, f: IO[bytes], limit: int) -> None:
-        self._f = f
-        self._left = limit
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
-            return 0
-        view = memoryview(buffer).cast("B")
-        want = min(len(view), self._left)
-        data = self._f.read(want)
-        n = len(data)
-        view[:n] = data
-        self._left -= n
-        return n
-
-    def close(self) -> None:
-        self._f.close()
-        super().close()
 
 
 def from_settings(settings: Mapping[str, Any]) -> LocalhostStorageBackend:
