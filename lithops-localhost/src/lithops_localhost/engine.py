@@ -86,6 +86,10 @@ class WorkerPool:
 
     # -- public API -------------------------------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def idle_slots(self) -> int:
         with self._lock:
             if not self._started:

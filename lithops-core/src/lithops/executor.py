@@ -1,0 +1,546 @@
+"""``FunctionExecutor`` and its mode-specific names: the public API of Lithops 3.x."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import itertools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lithops.future import CallState, ResponseFuture
+from lithops.futures_list import FuturesList
+from lithops.job import Job, build_calls, reserved_params, serialize_function
+from lithops.logs import LogRecorder
+from lithops.plugins.types import BackendKind, CallBatch, CallKey, ProvisionRequest
+from lithops.scheduler import Scheduler
+from lithops.wait import ALL_COMPLETED, get_result, wait
+
+__all__ = ["FunctionExecutor", "LocalhostExecutor", "ServerlessExecutor", "StandaloneExecutor"]
+
+logger = logging.getLogger("lithops")
+
+_session = uuid.uuid4().hex[:6]
+_executor_counter = itertools.count()
+
+
+class FunctionExecutor:
+    """Runs functions on the configured compute backend.
+
+    :param mode: ``localhost``, ``serverless`` or ``standalone``.
+    :param config: a config dict (replaces the config file).
+    :param config_file: a YAML config file.
+    :param backend: the compute backend (``localhost``, ``ssh``, ``aws_lambda``...).
+    :param storage: the storage backend (``localhost``, ``aws_s3``...).
+    :param log_level: lithops' own log level (``'INFO'``, ``'DEBUG'``); ``False`` keeps it quiet.
+    :param kwargs: settings of the backend's config section (``runtime=``, ``worker_processes=``).
+    """
+
+    def __init__(
+        self,
+        mode: str | None = None,
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        backend: str | None = None,
+        storage: str | None = None,
+        monitoring: str | None = None,
+        log_level: str | bool | None = False,
+        **kwargs: Any,
+    ) -> None:
+        from lithops.config import resolve_executor_config
+        from lithops.plugins.manager import get_plugin_host
+
+        self.config = resolve_executor_config(
+            mode, config, config_file, backend, storage, monitoring=monitoring, **kwargs
+        )
+        _setup_logging(log_level if log_level else self.config["lithops"].get("log_level"))
+        self._host = get_plugin_host()
+        self.backend = self.config["lithops"]["backend"]
+        self.mode = self.config["lithops"]["mode"]
+        self._backend_info = self._host.resolve(self.backend, BackendKind.COMPUTE)
+        self.executor_id = f"{_session}-{next(_executor_counter)}"
+        self.futures: list[ResponseFuture] = []
+        self.last_call: str | None = None
+        self._job_counter = itertools.count()
+        self._handle: Any = None
+        self._provision_lock = threading.Lock()
+        self._storage: Any = None
+        self._logs = LogRecorder(self.executor_id)
+        self._scheduler = Scheduler(
+            invoke=self._invoke,
+            cancel=self._cancel,
+            capacity=lambda: int(getattr(self._ensure_handle(), "capacity", 1) or 1),
+            storage_descriptor=lambda: self.storage.worker_descriptor(),
+            on_log=self._logs.write,
+        )
+        self._closed = False
+        self._job_stats: list[dict[str, Any]] = []
+
+    # -- context manager -------------------------------------------------------------------
+
+    def __enter__(self) -> FunctionExecutor:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what is still running and free the backend (warm pools stay warm)."""
+        if self._closed:
+            return
+        self._closed = True
+        pending = [f for f in self.futures if not f.done]
+        if pending:
+            self._scheduler.cancel(pending)
+        if self._handle is not None:
+            self._host.hook.lithops_release(handle=self._handle, dismantle=False)
+        self._logs.close()
+
+    # -- backend -----------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> Any:
+        """The :class:`lithops.Storage` of this executor's config."""
+        if self._storage is None:
+            from lithops.storage import Storage
+
+            self._storage = Storage(config=self.config)
+        return self._storage
+
+    def _ensure_handle(self) -> Any:
+        if self._handle is None:
+            with self._provision_lock:
+                if self._handle is None:
+                    section = self.config.get(self.backend) or {}
+                    request = ProvisionRequest(
+                        backend=self.backend,
+                        config=self.config,
+                        runtime=section.get("runtime"),
+                        runtime_memory=section.get("runtime_memory"),
+                        events=self._scheduler,
+                    )
+                    handle = self._host.hook.lithops_provision(request=request)
+                    if handle is None:
+                        raise RuntimeError(
+                            f"the {self.backend!r} backend registered by "
+                            f"{self._backend_info.distribution} did not answer the provision "
+                            f"hook; reinstall that distribution"
+                        )
+                    self._handle = handle
+        return self._handle
+
+    def _invoke(self, batch: CallBatch) -> None:
+        self._host.hook.lithops_invoke(handle=self._ensure_handle(), batch=batch)
+
+    def _cancel(self, keys: list[CallKey]) -> None:
+        if self._handle is not None:
+            self._host.hook.lithops_cancel(handle=self._handle, keys=keys)
+
+    # -- submitting ----------------------------------------------------------------------------
+
+    def _new_job(
+        self,
+        prefix: str,
+        func: Callable[..., Any],
+        iterdata: Any,
+        *,
+        extra_args: Any = None,
+        extra_env: dict[str, str] | None = None,
+        runtime_memory: int | None = None,
+        timeout: float | None = None,
+        chunksize: int | None = None,
+        include_modules: list[str] | None = None,
+        exclude_modules: list[str] | None = None,
+        obj_chunk_size: int | None = None,
+        obj_chunk_number: int | None = None,
+        obj_newline: str | None = "\n",
+        retries: int | None = None,
+        backups: bool = False,
+    ) -> tuple[Job, FuturesList]:
+        if self._closed:
+            raise RuntimeError("this executor is closed; create a new FunctionExecutor")
+        created = time.time()
+        inject = reserved_params(func)
+        calls = build_calls(func, iterdata, extra_args, inject)
+        if "obj" in inject:
+            calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
+        func_key, payload = serialize_function(func, include_modules, exclude_modules)
+        job_id = f"{prefix}{next(self._job_counter):03d}"
+        lithops_cfg = self.config["lithops"]
+        job = Job(
+            executor_id=self.executor_id,
+            job_id=job_id,
+            function_name=getattr(func, "__name__", type(func).__name__),
+            func_key=func_key,
+            func_payload=payload,
+            arguments=calls,
+            inject=inject,
+            timeout=timeout if timeout is not None else lithops_cfg.get("execution_timeout"),
+            extra_env=dict(extra_env or {}),
+            runtime_memory=runtime_memory,
+            chunksize=chunksize,
+            retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
+            backups=backups,
+            host_job_create_tstamp=created,
+            host_job_serialize_time=time.time() - created,
+        )
+        futures = FuturesList(
+            (
+                ResponseFuture(self.executor_id, job_id, f"{i:05d}", job.function_name)
+                for i in range(len(calls))
+            ),
+            executor=self,
+        )
+        self._job_stats.append({"job_key": job.job_key, "function": job.function_name,
+                                "calls": len(calls), "futures": futures})
+        return job, futures
+
+    def _partition(
+        self,
+        func: Callable[..., Any],
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+        chunk_size: int | None,
+        chunk_number: int | None,
+        newline: str | None,
+    ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+        import inspect
+
+        from lithops.storage.partition import expand_obj_calls
+
+        sig = inspect.signature(func)
+        fill = {p: None for p in ("id", "storage") if p in sig.parameters}
+        items = []
+        for args, kwargs in calls:
+            bound = sig.bind_partial(*args, **kwargs).arguments
+            items.append({k: v for k, v in bound.items() if k not in fill})
+        expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
+        return [((), item) for item in expanded]
+
+    def _run(self, job: Job, futures: FuturesList) -> None:
+        self.futures.extend(futures)
+        self._scheduler.submit(job, list(futures))
+
+    def call_async(
+        self,
+        func: Callable[..., Any],
+        data: Any = (),
+        extra_env: dict[str, str] | None = None,
+        runtime_memory: int | None = None,
+        timeout: float | None = None,
+        include_modules: list[str] | None = None,
+        exclude_modules: list[str] | None = None,
+        retries: int | None = None,
+    ) -> ResponseFuture:
+        """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
+        job, futures = self._new_job(
+            "A", func, [data], extra_env=extra_env, runtime_memory=runtime_memory,
+            timeout=timeout, include_modules=include_modules, exclude_modules=exclude_modules,
+            retries=retries,
+        )
+        self.last_call = "call_async"
+        self._run(job, futures)
+        return futures[0]
+
+    def map(
+        self,
+        map_function: Callable[..., Any],
+        map_iterdata: Any,
+        chunksize: int | None = None,
+        extra_args: Any = None,
+        extra_env: dict[str, str] | None = None,
+        runtime_memory: int | None = None,
+        obj_chunk_size: int | None = None,
+        obj_chunk_number: int | None = None,
+        obj_newline: str | None = "\n",
+        timeout: float | None = None,
+        include_modules: list[str] | None = None,
+        exclude_modules: list[str] | None = None,
+        retries: int | None = None,
+        backups: bool = False,
+    ) -> FuturesList:
+        """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
+        if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
+            return self._chain(map_function, list(map_iterdata), timeout=timeout,
+                               extra_env=extra_env)
+        job, futures = self._new_job(
+            "M", map_function, map_iterdata, extra_args=extra_args, extra_env=extra_env,
+            runtime_memory=runtime_memory, timeout=timeout, chunksize=chunksize,
+            include_modules=include_modules, exclude_modules=exclude_modules,
+            obj_chunk_size=obj_chunk_size, obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline, retries=retries, backups=backups,
+        )
+        self.last_call = "map"
+        self._run(job, futures)
+        return futures
+
+    def _chain(self, func: Callable[..., Any], parents: list[ResponseFuture],
+               **options: Any) -> FuturesList:
+        """``futures.map(g)``: ``g(result)`` per parent, each started when its parent is done."""
+        results = get_result(parents, show_progressbar=False)
+        return self.map(func, [(r,) for r in results], **options)
+
+    def map_reduce(
+        self,
+        map_function: Callable[..., Any],
+        map_iterdata: Any,
+        reduce_function: Callable[..., Any],
+        chunksize: int | None = None,
+        extra_args: Any = None,
+        extra_args_reduce: Any = None,
+        extra_env: dict[str, str] | None = None,
+        map_runtime_memory: int | None = None,
+        reduce_runtime_memory: int | None = None,
+        timeout: float | None = None,
+        obj_chunk_size: int | None = None,
+        obj_chunk_number: int | None = None,
+        obj_newline: str | None = "\n",
+        obj_reduce_by_key: bool = False,
+        spawn_reducer: int = 20,
+        include_modules: list[str] | None = None,
+        exclude_modules: list[str] | None = None,
+    ) -> FuturesList:
+        """Map, then reduce the list of map results with ``reduce_function(results)``.
+
+        The reducer starts as soon as the last map result arrives (``spawn_reducer`` is
+        accepted for compatibility: no worker sits waiting for map results here). With
+        ``obj_reduce_by_key`` there is one reducer per object, fed that object's partitions.
+        """
+        map_futures = self.map(
+            map_function, map_iterdata, chunksize=chunksize, extra_args=extra_args,
+            extra_env=extra_env, runtime_memory=map_runtime_memory, timeout=timeout,
+            obj_chunk_size=obj_chunk_size, obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline, include_modules=include_modules,
+            exclude_modules=exclude_modules,
+        )
+        for f in map_futures:
+            f._produce_output = False  # get_result returns the reducers' results only
+        groups = self._reduce_groups(map_futures, obj_reduce_by_key)
+        result = FuturesList(list(map_futures), executor=self)
+        result.reducers = _Reducers(len(groups))
+        options = {
+            "extra_args": extra_args_reduce, "extra_env": extra_env,
+            "runtime_memory": reduce_runtime_memory, "timeout": timeout,
+            "include_modules": include_modules, "exclude_modules": exclude_modules,
+        }
+        for members in groups:
+            _when_all(members, functools.partial(
+                self._start_reducer, members, reduce_function, options, result.reducers))
+        self.last_call = "map_reduce"
+        return result
+
+    def _reduce_groups(self, futures: FuturesList, by_key: bool) -> list[list[ResponseFuture]]:
+        if not by_key:
+            return [list(futures)]
+        from lithops.storage.partition import group_key
+
+        groups: dict[Any, list[ResponseFuture]] = {}
+        for f in futures:
+            obj = self._scheduler.arguments(f)[1].get("obj")
+            groups.setdefault(group_key(obj), []).append(f)
+        return list(groups.values())
+
+    def _start_reducer(
+        self,
+        members: list[ResponseFuture],
+        reduce_function: Callable[..., Any],
+        options: dict[str, Any],
+        reducers: _Reducers,
+    ) -> None:
+        """Runs once every map call of the group is done: reduce their results, or pass the
+        first map failure on to the reducer's future."""
+        failed = next((f for f in members if not f.success), None)
+        if failed is None:
+            job, futures = self._new_job(
+                "R", reduce_function, [([f.result() for f in members],)], **options
+            )
+            self._run(job, futures)
+            reducers.add(futures[0])
+            return
+        future = ResponseFuture(self.executor_id, f"R{failed.job_id}", failed.call_id)
+        self.futures.append(future)
+        error = (
+            failed.exception() if not failed.cancelled()
+            else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
+        )
+        future._finish(CallState.FAILED, None, error)
+        reducers.add(future)
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        fs: Any = None,
+        throw_except: bool = True,
+        return_when: int = ALL_COMPLETED,
+        download_results: bool = False,
+        timeout: float | None = None,
+        threadpool_size: int = 64,
+        wait_dur_sec: float | None = None,
+        show_progressbar: bool = True,
+        **_: Any,
+    ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
+        """Wait for ``fs`` (default: every future of this executor)."""
+        futures = self._expand(fs if fs is not None else self.futures)
+        return wait(futures, throw_except=throw_except, return_when=return_when,
+                    download_results=download_results, timeout=timeout,
+                    show_progressbar=show_progressbar)
+
+    def get_result(
+        self,
+        fs: Any = None,
+        throw_except: bool = True,
+        timeout: float | None = None,
+        threadpool_size: int = 64,
+        wait_dur_sec: float | None = None,
+        show_progressbar: bool = True,
+        **_: Any,
+    ) -> Any:
+        """Results of ``fs`` (default: every future not read yet), one per call, in order.
+
+        A single result of a ``call_async`` or ``map_reduce`` comes back as the value itself.
+        """
+        if fs is None:
+            futures = [f for f in self._expand(self.futures) if not f._read]
+        else:
+            futures = self._expand(fs)
+        results = get_result(futures, throw_except=throw_except, timeout=timeout,
+                             show_progressbar=show_progressbar)
+        if fs is None:
+            for f in futures:
+                f._read = True
+        single = (
+            isinstance(fs, ResponseFuture)
+            or (fs is None and self.last_call != "map")
+            or (isinstance(fs, FuturesList) and fs.reducers is not None)
+        )
+        if single and len(results) == 1:
+            return results[0]
+        return results
+
+    def _expand(self, fs: Any) -> list[ResponseFuture]:
+        """Futures to wait for; a map_reduce's reducers (which start late) included."""
+        if isinstance(fs, ResponseFuture):
+            return [fs]
+        futures = list(fs)
+        holders = [fs] if isinstance(fs, FuturesList) else []
+        if fs is self.futures:
+            return futures  # reducers are appended to self.futures when they start
+        for holder in holders:
+            if holder.reducers is not None:
+                wait(futures, throw_except=False, show_progressbar=False)
+                futures.extend(holder.reducers.wait_started())
+        return futures
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def clean(self, fs: Any = None, cs: Any = None, clean_cloudobjects: bool = True,
+              clean_fn: bool = False, force: bool = False, **_: Any) -> None:
+        """Remove temporary data of this executor's jobs (no results are kept in storage
+        here, so this only drops local log files when ``force`` is set)."""
+        if force:
+            self._logs.remove()
+
+    def job_summary(self, cloud_objects_n: int = 0) -> str:
+        from lithops.summary import write_job_summary
+
+        return write_job_summary(self)
+
+    def plot(self, fs: Any = None, dst: str | None = None, figsize: tuple = (10, 6)) -> list[str]:
+        from lithops.plots import plot_futures
+
+        return plot_futures(self._expand(fs if fs is not None else self.futures), dst, figsize)
+
+
+class _Reducers:
+    """The reduce futures of a map_reduce, which exist only once the map is done."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.futures: list[ResponseFuture] = []
+        self._lock = threading.Lock()
+        self._started = threading.Event()
+        if expected == 0:
+            self._started.set()
+
+    def add(self, future: ResponseFuture) -> None:
+        with self._lock:
+            self.futures.append(future)
+            if len(self.futures) == self.expected:
+                self._started.set()
+
+    def wait_started(self) -> list[ResponseFuture]:
+        # The map is done when this is called; the reducers start from its last callback.
+        if not self._started.wait(60):
+            raise RuntimeError("map_reduce: the reducers did not start after the map finished")
+        return list(self.futures)
+
+
+def _all_futures(iterdata: Any) -> bool:
+    return (
+        isinstance(iterdata, list | tuple)
+        and len(iterdata) > 0
+        and all(isinstance(f, ResponseFuture) for f in iterdata)
+    )
+
+
+def _when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:
+    remaining = {"n": len(futures)}
+    lock = threading.Lock()
+
+    def one_done(_: Any) -> None:
+        with lock:
+            remaining["n"] -= 1
+            fire = remaining["n"] == 0
+        if fire:
+            threading.Thread(target=callback, name="lithops-reducer", daemon=True).start()
+
+    if not futures:
+        threading.Thread(target=callback, daemon=True).start()
+    for f in futures:
+        f.add_done_callback(one_done)
+
+
+def _setup_logging(level: Any) -> None:
+    if not level:
+        return
+    log = logging.getLogger("lithops")
+    log.setLevel(str(level).upper())
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s"))
+        log.addHandler(handler)
+
+
+class LocalhostExecutor(FunctionExecutor):
+    """``FunctionExecutor(mode='localhost')``."""
+
+    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
+                 backend: str | None = None, storage: str | None = None,
+                 log_level: str | bool | None = False, **kwargs: Any) -> None:
+        super().__init__(mode="localhost", config=config, config_file=config_file,
+                         backend=backend, storage=storage, log_level=log_level, **kwargs)
+
+
+class ServerlessExecutor(FunctionExecutor):
+    """``FunctionExecutor(mode='serverless')``: needs a serverless backend distribution."""
+
+    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
+                 backend: str | None = None, storage: str | None = None,
+                 log_level: str | bool | None = False, **kwargs: Any) -> None:
+        super().__init__(mode="serverless", config=config, config_file=config_file,
+                         backend=backend, storage=storage, log_level=log_level, **kwargs)
+
+
+class StandaloneExecutor(FunctionExecutor):
+    """``FunctionExecutor(mode='standalone')``: needs ``pip install lithops-standalone``."""
+
+    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
+                 backend: str | None = None, storage: str | None = None,
+                 log_level: str | bool | None = False, **kwargs: Any) -> None:
+        super().__init__(mode="standalone", config=config, config_file=config_file,
+                         backend=backend, storage=storage, log_level=log_level, **kwargs)
+

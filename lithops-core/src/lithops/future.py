@@ -1,0 +1,256 @@
+"""The future of one call: a ``concurrent.futures.Future`` that also speaks Lithops' dialect."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import enum
+import pickle
+import time
+from typing import TYPE_CHECKING, Any
+
+from lithops.errors import RemoteTraceback
+
+if TYPE_CHECKING:
+    from lithops.scheduler import Scheduler
+
+__all__ = ["CallState", "ResponseFuture"]
+
+
+class CallState(str, enum.Enum):
+    """Where a call is in its life. Exactly one terminal state is ever reached."""
+
+    PENDING = "pending"  # created, waiting for a dependency or dispatch
+    DISPATCHED = "dispatched"  # handed to the backend
+    RUNNING = "running"  # a worker reported it started
+    SUCCESS = "success"
+    FAILED = "failed"  # the user's function raised, or its data could not travel
+    LOST = "lost"  # the worker died, or the call timed out
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {CallState.SUCCESS, CallState.FAILED, CallState.LOST, CallState.CANCELLED}
+
+
+class _Flag(int):
+    """A boolean that can also be called: Lithops reads ``future.done`` as a property,
+    ``concurrent.futures`` calls ``future.done()``; both work."""
+
+    def __call__(self) -> bool:
+        return bool(self)
+
+    def __repr__(self) -> str:
+        return repr(bool(self))
+
+
+_TRUE, _FALSE = _Flag(1), _Flag(0)
+
+
+class ResponseFuture(concurrent.futures.Future):
+    """The result of one call of a job.
+
+    Works with ``concurrent.futures.wait``/``as_completed`` and with Lithops 3.x code
+    (``done``/``running``/``error``/``ready``/``success`` as properties, ``result(throw_except=)``,
+    ``status()``, ``stats``, ``logs``). Pickles: a finished future carries its outcome.
+    """
+
+    def __init__(
+        self, executor_id: str, job_id: str, call_id: str, function_name: str = ""
+    ) -> None:
+        super().__init__()
+        self.executor_id = executor_id
+        self.job_id = job_id
+        self.job_key = f"{executor_id}/{job_id}"
+        self.call_id = call_id
+        self.function_name = function_name
+        self.stats: dict[str, Any] = {}
+        self.logs: str | None = None
+        self.call_state = CallState.PENDING
+        self.attempts = 0
+        self.activation_id: str | None = None
+        self._scheduler: Scheduler | None = None
+        self._produce_output = True
+        self._read = False
+        self.remote_traceback: str | None = None
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.job_key, self.call_id)
+
+    def __repr__(self) -> str:
+        return f"<ResponseFuture {self.job_key}/{self.call_id} {self.call_state.value}>"
+
+    # -- Lithops' state properties (callable too) ---------------------------------------------
+
+    @property  # type: ignore[override]
+    def done(self) -> _Flag:
+        return _TRUE if self.call_state.terminal else _FALSE
+
+    @property  # type: ignore[override]
+    def running(self) -> _Flag:
+        return _TRUE if self.call_state == CallState.RUNNING else _FALSE
+
+    @property
+    def ready(self) -> bool:
+        return self.call_state.terminal
+
+    @property
+    def success(self) -> bool:
+        return self.call_state == CallState.SUCCESS
+
+    @property
+    def error(self) -> bool:
+        return self.call_state in (CallState.FAILED, CallState.LOST)
+
+    @property
+    def new(self) -> bool:
+        return self.call_state == CallState.PENDING
+
+    @property
+    def invoked(self) -> bool:
+        return self.call_state == CallState.DISPATCHED
+
+    @property
+    def futures(self) -> bool:
+        return False
+
+    # -- outcome ------------------------------------------------------------------------------
+
+    def result(  # type: ignore[override]
+        self,
+        timeout: float | None = None,
+        throw_except: bool = True,
+        internal_storage: Any = None,
+        **_: Any,
+    ) -> Any:
+        """The call's return value; raises its exception (with the remote traceback attached).
+
+        :param timeout: seconds to wait (``concurrent.futures.TimeoutError`` when exceeded).
+        :param throw_except: ``False`` returns ``None`` for a failed call instead of raising.
+        """
+        if isinstance(timeout, bool):  # Lithops' positional ``result(throw_except)``
+            timeout, throw_except = None, timeout
+        try:
+            return super().result(timeout)
+        except concurrent.futures.CancelledError:
+            if throw_except:
+                raise
+            return None
+        except BaseException:
+            if not self.done:  # the wait itself timed out
+                raise
+            if throw_except:
+                raise
+            return None
+
+    def status(self, throw_except: bool = True, internal_storage: Any = None, **_: Any) -> dict:
+        """The call's status record (Lithops' ``call_status``), waiting until it is done."""
+        self.result(throw_except=throw_except)
+        return {
+            "type": "__end__",
+            "exception": self.error,
+            "executor_id": self.executor_id,
+            "job_id": self.job_id,
+            "call_id": self.call_id,
+            "activation_id": self.activation_id,
+            **self.stats,
+        }
+
+    def cancel(self) -> bool:
+        """Cancel the call: dropped if not started, its worker stopped if running."""
+        if self.call_state.terminal:
+            return self.call_state == CallState.CANCELLED
+        if self._scheduler is not None:
+            return self._scheduler.cancel([self])
+        return super().cancel()
+
+    def cancelled(self) -> bool:
+        return self.call_state == CallState.CANCELLED
+
+    # -- used by the scheduler ----------------------------------------------------------------
+
+    def _claim(self, state: CallState) -> bool:
+        """Take the terminal ``state`` unless one was taken already (caller holds the lock)."""
+        if self.call_state.terminal:
+            return False
+        self.call_state = state
+        return True
+
+    def _finish(
+        self, state: CallState, value: Any = None, error: BaseException | None = None
+    ) -> None:
+        if self._claim(state):
+            self._publish(state, value, error)
+
+    def _publish(self, state: CallState, value: Any, error: BaseException | None) -> None:
+        """Wake waiters of the ``concurrent.futures`` side with the claimed outcome."""
+        self.stats.setdefault("host_status_done_tstamp", time.time())
+        if state == CallState.SUCCESS:
+            self.set_result(value)
+        elif state == CallState.CANCELLED:
+            super().cancel()
+            self.set_running_or_notify_cancel()
+        else:
+            assert error is not None
+            self.set_exception(error)
+        return True
+
+    # -- pickling -----------------------------------------------------------------------------
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in _UNPICKLED and not k.startswith("_Future")
+        }
+        if self.call_state.terminal:
+            error = self._exception
+            if error is not None:
+                try:
+                    pickle.dumps(error)
+                except Exception:
+                    error = RuntimeError(f"{type(error).__name__}: {error}")
+            state["_outcome"] = (self._result, error)
+        elif self._scheduler is not None:
+            # Travelling while pending: the scheduler publishes the outcome to storage so
+            # the copy can wait for it in another process.
+            state["_remote"] = self._scheduler.export(self)
+        return (_new_future, (type(self),), state)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        concurrent.futures.Future.__init__(self)
+        outcome = state.pop("_outcome", None)
+        remote = state.pop("_remote", None)
+        self.__dict__.update(state)
+        self._scheduler = None
+        if outcome is not None:
+            final, self.call_state = self.call_state, CallState.PENDING
+            self._finish(final, outcome[0], outcome[1])
+        elif remote is not None:
+            from lithops.scheduler import follow_exported
+
+            follow_exported(self, remote)
+
+
+_UNPICKLED = {
+    "_condition", "_waiters", "_done_callbacks", "_scheduler", "_state", "_result", "_exception"
+}
+
+
+def _new_future(cls: type[ResponseFuture]) -> ResponseFuture:
+    return cls.__new__(cls)
+
+
+def attach_remote_traceback(error: BaseException, tb: str) -> BaseException:
+    """Chain the worker's traceback to the re-raised exception, as its cause."""
+    if tb:
+        try:
+            error.__cause__ = RemoteTraceback(tb)
+        except Exception:
+            pass
+    return error

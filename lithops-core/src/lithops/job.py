@@ -1,0 +1,184 @@
+"""Turning ``map(f, iterdata)`` into a job: the function serialized once, one call per input."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import sysconfig
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import cloudpickle
+
+from lithops.errors import SerializationError
+
+__all__ = ["Job", "as_call_args", "build_calls", "serialize_function"]
+
+#: Parameters lithops fills in on the worker instead of taking them from the input.
+RESERVED = ("id", "storage", "obj")
+
+_register_lock = threading.Lock()
+_LIBRARY_PATHS = tuple(
+    p
+    for p in {
+        sysconfig.get_paths().get(name)
+        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
+    if p
+)
+
+
+@dataclass
+class Job:
+    """A function and its calls' arguments, ready for the scheduler."""
+
+    executor_id: str
+    job_id: str
+    function_name: str
+    func_key: str
+    func_payload: bytes
+    arguments: list[tuple[tuple[Any, ...], dict[str, Any]]]
+    inject: tuple[str, ...] = ()
+    timeout: float | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    runtime_memory: int | None = None
+    chunksize: int | None = None
+    retries: int = 0
+    backups: bool = False
+    host_job_create_tstamp: float = 0.0
+    host_job_serialize_time: float = 0.0
+
+    @property
+    def job_key(self) -> str:
+        return f"{self.executor_id}/{self.job_id}"
+
+
+def _is_user_module(module: ModuleType | None) -> bool:
+    """Code the user wrote (not stdlib or an installed library): shipped by value, so a worker
+    in a container or on another host does not need it installed."""
+    if module is None or module.__name__ == "__main__":
+        return False  # cloudpickle already ships __main__ by value
+    path = getattr(module, "__file__", None)
+    if not path or module.__name__.split(".")[0] in ("lithops", "cloudpickle"):
+        return False
+    return not path.startswith(_LIBRARY_PATHS)
+
+
+def serialize_function(
+    func: Callable[..., Any],
+    include_modules: Iterable[str] | None = None,
+    exclude_modules: Iterable[str] | None = None,
+) -> tuple[str, bytes]:
+    """Pickle ``func`` once for the whole job; returns ``(key, payload)``.
+
+    The module that defines ``func`` (when it is the user's own code) and ``include_modules``
+    travel by value; ``exclude_modules`` never do.
+    """
+    if not callable(func):
+        raise TypeError(f"the function to run must be callable, got {type(func).__name__}")
+    excluded = set(exclude_modules or ())
+    names = set(include_modules or ())
+    home = inspect.getmodule(func) or sys.modules.get(getattr(func, "__module__", "") or "")
+    if _is_user_module(home):
+        assert home is not None
+        names.add(home.__name__)
+    modules = [sys.modules[n] for n in names - excluded if n in sys.modules]
+    with _register_lock:
+        registered = []
+        for module in modules:
+            try:
+                cloudpickle.register_pickle_by_value(module)
+                registered.append(module)
+            except ValueError:
+                pass  # already registered (nested executors)
+        try:
+            payload = cloudpickle.dumps(func)
+        except Exception as exc:
+            raise SerializationError(
+                f"the function {_name(func)} could not be pickled: {type(exc).__name__}: {exc}. "
+                f"Functions must not capture open files, locks, sockets or clients; create "
+                f"those inside the function"
+            ) from exc
+        finally:
+            for module in registered:
+                cloudpickle.unregister_pickle_by_value(module)
+    return hashlib.sha1(payload).hexdigest()[:16], payload
+
+
+def _name(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", None) or type(func).__name__
+
+
+def as_call_args(element: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """One input element as call arguments: a tuple is positional arguments, a dict keyword
+    arguments, anything else the single first argument."""
+    if type(element) is tuple:
+        return element, {}
+    if isinstance(element, Mapping) and type(element) is dict:
+        return (), dict(element)
+    return (element,), {}
+
+
+def iterate_inputs(iterdata: Any) -> list[Any]:
+    """Every iterable of inputs iterates (a tuple and a generator too); a string, bytes or a
+    dict is one input, as in Lithops."""
+    if isinstance(iterdata, str | bytes | dict):
+        return [iterdata]
+    try:
+        return list(iterdata)
+    except TypeError:
+        return [iterdata]
+
+
+def add_extra_args(
+    call: tuple[tuple[Any, ...], dict[str, Any]], extra_args: Any
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    args, kwargs = call
+    if extra_args is None:
+        return call
+    if isinstance(extra_args, dict):
+        return args, {**kwargs, **extra_args}
+    if isinstance(extra_args, list | tuple):
+        return (*args, *extra_args), kwargs
+    raise TypeError("extra_args must be a tuple/list of positional or a dict of keyword arguments")
+
+
+def reserved_params(func: Callable[..., Any]) -> tuple[str, ...]:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return ()
+    return tuple(p for p in RESERVED if p in params)
+
+
+def check_binding(func: Callable[..., Any], call: tuple[tuple[Any, ...], dict[str, Any]],
+                  inject: tuple[str, ...]) -> None:
+    """Fail at submit time, not on a worker, when an input cannot bind to the function."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    args, kwargs = call
+    fake = {name: None for name in inject if name not in kwargs}
+    try:
+        sig.bind(*args, **kwargs, **fake)
+    except TypeError as exc:
+        raise TypeError(
+            f"input {args or kwargs!r} does not fit {_name(func)}{sig}: {exc}"
+        ) from None
+
+
+def build_calls(
+    func: Callable[..., Any], iterdata: Any, extra_args: Any, inject: tuple[str, ...]
+) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    calls = [add_extra_args(as_call_args(e), extra_args) for e in iterate_inputs(iterdata)]
+    if calls:
+        # checking every call is cheap next to running it, but the first and last catch
+        # nearly every mistake and keep 10,000-call maps fast
+        for call in {0: calls[0], len(calls) - 1: calls[-1]}.values():
+            check_binding(func, call, inject)
+    return calls

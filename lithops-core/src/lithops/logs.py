@@ -1,0 +1,102 @@
+"""Function output on the client: recorded per job as it streams in, tailed by ``lithops logs``.
+
+Every executor appends the lines its calls print to ``<logs dir>/<executor_id>/<job_id>.log``
+(``LITHOPS_LOGS_DIR``, default ``~/.lithops/logs``), one ``tstamp<TAB>call_id<TAB>text`` per
+line, flushed as they arrive, so ``lithops logs poll`` in another process shows them live.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from lithops.plugins.types import CallKey, LogLine
+
+__all__ = ["LogRecorder", "logs_dir", "read_logs"]
+
+#: How often ``poll`` looks for new lines.
+POLL_INTERVAL = 0.1
+
+
+def logs_dir() -> Path:
+    return Path(os.environ.get("LITHOPS_LOGS_DIR") or Path.home() / ".lithops" / "logs")
+
+
+class LogRecorder:
+    """Appends the log lines of one executor's calls to per-job files."""
+
+    def __init__(self, executor_id: str) -> None:
+        self.executor_id = executor_id
+        self._dir = logs_dir() / executor_id
+        self._files: dict[str, IO[str]] = {}
+        self._lock = threading.Lock()
+
+    def write(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
+        job_key, call_id = key
+        job_id = job_key.rsplit("/", 1)[-1]
+        text = "".join(
+            f"{tstamp:.6f}\t{call_id}\t{line.replace(chr(10), ' ')}\n" for tstamp, line in lines
+        )
+        with self._lock:
+            handle = self._files.get(job_id)
+            if handle is None:
+                self._dir.mkdir(parents=True, exist_ok=True)
+                handle = self._files[job_id] = open(self._dir / f"{job_id}.log", "a")  # noqa: SIM115
+            handle.write(text)
+            handle.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._files.values():
+                handle.close()
+            self._files.clear()
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _parse(path: Path, job_key: str, data: str) -> Iterator[LogLine]:
+    for raw in data.splitlines():
+        parts = raw.split("\t", 2)
+        if len(parts) == 3:
+            yield LogLine(float(parts[0]), job_key, parts[1], parts[2])
+
+
+def read_logs(job_key: str | None = None, follow: bool = False, stop: Any = None,
+              since: float | None = None) -> Iterator[LogLine]:
+    """Lines recorded for ``job_key`` (``executor_id/job_id``) or for every job.
+
+    With ``follow``, keep yielding new lines (from files that appear later too) until ``stop``
+    (a ``threading.Event``) is set. ``since`` skips files untouched since that time.
+    """
+    root = logs_dir()
+    offsets: dict[Path, int] = {}
+    if follow and since is None:
+        since = time.time()
+    while True:
+        pattern = f"{job_key}.log" if job_key else "*/*.log"
+        for path in sorted(root.glob(pattern)):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if path not in offsets:
+                offsets[path] = stat.st_size if (since and stat.st_mtime < since) else 0
+            if stat.st_size <= offsets[path]:
+                continue
+            with open(path) as handle:
+                handle.seek(offsets[path])
+                data = handle.read()
+            complete = data.rsplit("\n", 1)[0] + "\n" if "\n" in data else ""
+            offsets[path] += len(complete.encode())
+            key = f"{path.parent.name}/{path.stem}"
+            yield from _parse(path, key, complete)
+        if not follow or (stop is not None and stop.is_set()):
+            return
+        time.sleep(POLL_INTERVAL)

@@ -1,0 +1,319 @@
+"""One state machine per call: dispatch in batches, take results pushed back, retry, cancel.
+
+The scheduler is the :class:`~lithops.plugins.types.EventSink` of its executor's compute
+handle. Backends push results and failures; the scheduler moves each call to exactly one
+terminal state and wakes whoever waits.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import pickle
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cloudpickle
+
+from lithops import wire
+from lithops.errors import CallError, SerializationError
+from lithops.future import CallState, ResponseFuture, attach_remote_traceback
+from lithops.job import Job
+from lithops.plugins.types import CallBatch, CallKey
+
+__all__ = ["RemoteError", "Scheduler", "follow_exported"]
+
+logger = logging.getLogger(__name__)
+
+#: A batch whose arguments pickle to more than this travels one call per message, so big
+#: payloads spread over workers instead of queueing behind each other.
+LARGE_BATCH_BYTES = 4 << 20
+#: Upper bound of calls per message: keeps first results flowing on huge maps.
+MAX_BATCH_CALLS = 512
+
+
+class _Call:
+    __slots__ = ("args", "future", "job", "started")
+
+    def __init__(self, job: Job, future: ResponseFuture, args: Any) -> None:
+        self.job = job
+        self.future = future
+        self.args = args
+        self.started = 0.0
+
+
+class Scheduler:
+    """Dispatches the calls of one executor's jobs and resolves their futures."""
+
+    def __init__(
+        self,
+        invoke: Callable[[CallBatch], Any],
+        cancel: Callable[[list[CallKey]], Any],
+        capacity: Callable[[], int],
+        storage_descriptor: Callable[[], dict[str, Any] | None] | None = None,
+        on_log: Callable[[CallKey, Sequence[tuple[float, str]]], None] | None = None,
+    ) -> None:
+        self._invoke = invoke
+        self._cancel = cancel
+        self._capacity = capacity
+        self._storage_descriptor = storage_descriptor
+        self._on_log = on_log
+        self._lock = threading.Lock()
+        #: notified whenever a call reaches a terminal state
+        self.progress = threading.Condition(self._lock)
+        self._calls: dict[CallKey, _Call] = {}
+        self._exported: dict[CallKey, Callable[[ResponseFuture], None]] = {}
+
+    # -- submitting -----------------------------------------------------------------------------
+
+    def submit(self, job: Job, futures: list[ResponseFuture]) -> None:
+        now = time.time()
+        with self._lock:
+            for future, args in zip(futures, job.arguments):
+                future._scheduler = self
+                future.stats["host_job_create_tstamp"] = job.host_job_create_tstamp
+                future.stats["host_job_serialize_time"] = job.host_job_serialize_time
+                future.stats["host_submit_tstamp"] = now
+                self._calls[future.key] = _Call(job, future, args)
+        self._dispatch(job, futures)
+
+    def _dispatch(self, job: Job, futures: list[ResponseFuture]) -> None:
+        if not futures:
+            return
+        capacity = max(1, self._capacity())
+        size = max(1, min(MAX_BATCH_CALLS, math.ceil(len(futures) / (capacity * 4))))
+        if job.chunksize:
+            size = min(size, job.chunksize)
+        for start in range(0, len(futures), size):
+            self._send(job, futures[start : start + size])
+
+    def _send(self, job: Job, futures: list[ResponseFuture]) -> None:
+        try:
+            payload = cloudpickle.dumps([self._calls[f.key].args for f in futures])
+        except Exception:
+            payload = None
+        if payload is not None and (len(payload) <= LARGE_BATCH_BYTES or len(futures) == 1):
+            self._invoke_batch(job, futures, payload)
+            return
+        # Something in the batch does not pickle, or it is big: one call per message, so
+        # only the culprit fails and big payloads spread over the workers.
+        for f in futures:
+            args = self._calls[f.key].args
+            try:
+                single = cloudpickle.dumps([args])
+            except Exception as exc:
+                self._finish_many([(f, CallState.FAILED, None, _argument_error(f, args, exc))])
+                continue
+            self._invoke_batch(job, [f], single)
+
+    def _invoke_batch(self, job: Job, futures: list[ResponseFuture], payload: bytes) -> None:
+        message = {
+            "t": "batch",
+            "job_key": job.job_key,
+            "func_key": job.func_key,
+            "func": job.func_payload,
+            "calls": [f.call_id for f in futures],
+            "args": payload,
+            "timeout": job.timeout,
+            "env": job.extra_env,
+            "inject": job.inject,
+            "storage": (
+                self._storage_descriptor()
+                if "storage" in job.inject and self._storage_descriptor
+                else None
+            ),
+        }
+        batch = CallBatch(
+            job_key=job.job_key,
+            calls=[f.key for f in futures],
+            message=wire.encode(message),
+            timeout=job.timeout,
+            func_key=job.func_key,
+        )
+        with self._lock:
+            for f in futures:
+                if f.call_state == CallState.PENDING:
+                    f.call_state = CallState.DISPATCHED
+        try:
+            self._invoke(batch)
+        except Exception as exc:
+            self.lost(batch.calls, exc)
+
+    def arguments(self, future: ResponseFuture) -> Any:
+        """The ``(args, kwargs)`` a call was submitted with."""
+        return self._calls[future.key].args
+
+    # -- events from the backend (EventSink) ---------------------------------------------------
+
+    def results(self, records: Sequence[dict[str, Any]]) -> None:
+        now = time.time()
+        retry: list[_Call] = []
+        finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
+        for record in records:
+            key = tuple(record["key"])
+            call = self._calls.get(key)  # type: ignore[arg-type]
+            if call is None or call.future.call_state.terminal:
+                continue  # a late result of a cancelled call or of a retry's loser
+            future = call.future
+            future.stats.update(record.get("stats") or {})
+            future.stats["host_status_done_tstamp"] = now
+            future.logs = record.get("output")
+            if record["ok"]:
+                try:
+                    value = pickle.loads(record["value"])
+                except Exception as exc:
+                    finished.append((future, CallState.FAILED, None, SerializationError(
+                        f"the result of call {future.job_key}/{future.call_id} could not be "
+                        f"unpickled on the client: {type(exc).__name__}: {exc}",
+                        future.job_key, future.call_id)))
+                    continue
+                finished.append((future, CallState.SUCCESS, value, None))
+            else:
+                error = _rebuild_error(record)
+                if self._should_retry(call, error):
+                    retry.append(call)
+                else:
+                    finished.append((future, CallState.FAILED, None, error))
+        self._finish_many(finished)
+        self._retry(retry)
+
+    def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
+        retry: list[_Call] = []
+        finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
+        for key in keys:
+            call = self._calls.get(tuple(key))  # type: ignore[arg-type]
+            if call is None or call.future.call_state.terminal:
+                continue
+            if isinstance(error, concurrent.futures.CancelledError):
+                finished.append((call.future, CallState.CANCELLED, None, None))
+                continue
+            if isinstance(error, CallError) and not error.call_id:
+                error = type(error)(str(error), *call.future.key)
+            if self._should_retry(call, error):
+                retry.append(call)
+            else:
+                state = CallState.LOST if isinstance(error, CallError) else CallState.FAILED
+                finished.append((call.future, state, None, error))
+        self._finish_many(finished)
+        self._retry(retry)
+
+    def requeue(self, keys: Sequence[CallKey]) -> None:
+        by_job: dict[str, list[ResponseFuture]] = {}
+        for key in keys:
+            call = self._calls.get(tuple(key))  # type: ignore[arg-type]
+            if call is not None and not call.future.call_state.terminal:
+                by_job.setdefault(call.job.job_key, []).append(call.future)
+        for futures in by_job.values():
+            self._dispatch(self._calls[futures[0].key].job, futures)
+
+    def running(self, key: CallKey, since: float, where: str) -> None:
+        call = self._calls.get(tuple(key))  # type: ignore[arg-type]
+        if call is not None and not call.future.call_state.terminal:
+            call.future.call_state = CallState.RUNNING
+            call.future.activation_id = where
+            call.started = since
+
+    def log(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
+        if self._on_log is not None:
+            self._on_log(tuple(key), lines)  # type: ignore[arg-type]
+
+    # -- cancelling ------------------------------------------------------------------------------
+
+    def cancel(self, futures: Sequence[ResponseFuture]) -> bool:
+        keys = [f.key for f in futures if not f.call_state.terminal]
+        if not keys:
+            return all(f.cancelled() for f in futures)
+        self._finish_many([(f, CallState.CANCELLED, None, None) for f in futures
+                           if not f.call_state.terminal])
+        try:
+            self._cancel(keys)
+        except Exception as exc:
+            logger.warning("the backend could not stop cancelled calls: %s", exc)
+        return True
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _should_retry(self, call: _Call, error: BaseException) -> bool:
+        if isinstance(error, SerializationError | concurrent.futures.CancelledError):
+            return False
+        return call.future.attempts < call.job.retries
+
+    def _retry(self, calls: list[_Call]) -> None:
+        for call in calls:
+            call.future.attempts += 1
+            call.future.stats["retries"] = call.future.attempts
+            logger.info("retrying call %s/%s (attempt %d)", *call.future.key,
+                        call.future.attempts + 1)
+            self._dispatch(call.job, [call.future])
+
+    def _finish_many(
+        self, items: list[tuple[ResponseFuture, CallState, Any, BaseException | None]]
+    ) -> None:
+        if not items:
+            return
+        with self._lock:  # claim: each call moves to a terminal state exactly once
+            claimed = [item for item in items if item[0]._claim(item[1])]
+        for future, state, value, error in claimed:
+            future._publish(state, value, error)  # outside the lock: runs user callbacks
+            exporter = self._exported.pop(future.key, None)
+            if exporter is not None:
+                exporter(future)
+        with self.progress:
+            self.progress.notify_all()
+
+    # -- futures travelling to other processes ------------------------------------------------
+
+    def export(self, future: ResponseFuture) -> Any:
+        raise SerializationError(
+            f"future {future.job_key}/{future.call_id} is still running and cannot be pickled "
+            f"yet; wait for it (fexec.wait(fs)) before sending it to another process",
+            *future.key,
+        )
+
+
+def _argument_error(future: ResponseFuture, args: Any, exc: Exception) -> SerializationError:
+    positional, keywords = args
+    culprit = "an argument"
+    for i, value in enumerate(positional):
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            culprit = f"positional argument {i} (a {type(value).__name__})"
+            break
+    else:
+        for name, value in keywords.items():
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                culprit = f"argument {name!r} (a {type(value).__name__})"
+                break
+    return SerializationError(
+        f"call {future.job_key}/{future.call_id}: {culprit} could not be pickled: "
+        f"{type(exc).__name__}: {exc}. Pass plain data (paths, URLs, numbers) and open "
+        f"resources inside the function",
+        future.job_key,
+        future.call_id,
+    )
+
+
+def _rebuild_error(record: dict[str, Any]) -> BaseException:
+    error: BaseException | None = None
+    if record.get("error") is not None:
+        try:
+            error = pickle.loads(record["error"])
+        except Exception:
+            error = None
+    if not isinstance(error, BaseException):
+        error = RemoteError(f"{record.get('exc_type')}: {record.get('exc_msg')}")
+    return attach_remote_traceback(error, record.get("traceback") or "")
+
+
+class RemoteError(Exception):
+    """A remote exception whose own type could not be rebuilt on the client."""
+
+
+def follow_exported(future: ResponseFuture, remote: Any) -> None:
+    raise SerializationError("this lithops version cannot follow a pending future it did not create")
