@@ -1,0 +1,411 @@
+"""The Docker environment of the localhost engine: worker processes inside one container.
+
+A :class:`DockerLauncher` starts one long-lived container of the user's image (its main process
+only sleeps and reaps orphans) and runs each worker as a ``docker exec`` in it, talking the wire
+protocol over the exec's attached stdin/stdout. The lithops code the worker runs is copied into
+the container through the engine API, never bind-mounted, so a remote engine works as well.
+
+Which runtimes are images (:func:`is_docker_image`): a runtime naming a Python interpreter runs in
+the default environment; anything else is a Docker image.
+
+* an absolute path (``/usr/bin/python3``, ``/opt/venv/bin/python``): an interpreter;
+* a path that exists on this machine (``./venv/bin/python``): an interpreter;
+* a bare name that looks like an interpreter (``python3``, ``python3.11``, ``pypy3``), with no
+  ``/`` and no ``:``: an interpreter, looked up on ``PATH``;
+* anything else (``python:3.11-slim``, ``myorg/runtime``, ``lithops-py311``): a Docker image.
+  An image whose name looks like an interpreter is written with its tag: ``python:latest``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import secrets
+import shlex
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lithops.errors import BackendUnavailableError
+from lithops_localhost.codeship import WORKER_PACKAGES, code_archive
+from lithops_localhost.docker_stream import ExecStream
+from lithops_localhost.launcher import describe_exit
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["CODE_DIR", "DockerLauncher", "DockerWorkerProcess", "is_docker_image"]
+
+#: Where the client's lithops code lands in the container (on the workers' ``PYTHONPATH``).
+CODE_DIR = "/opt/lithops-code"
+
+_INTERPRETER_NAME = re.compile(r"^(python|pypy)[0-9.]*[a-z]*$")
+
+# The container's main process: keeps the container up and reaps processes orphaned by killed
+# workers (exec'd processes are reparented to PID 1, and a bare `sleep` never waits for them).
+# Exits on SIGTERM so `docker stop` is quick.
+_KEEPER = (
+    "import os, signal, sys\n"
+    "def reap(*_):\n"
+    "    try:\n"
+    "        while os.waitpid(-1, os.WNOHANG)[0]:\n"
+    "            pass\n"
+    "    except ChildProcessError:\n"
+    "        pass\n"
+    "signal.signal(signal.SIGCHLD, reap)\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+    "while True:\n"
+    "    signal.pause()\n"
+)
+
+# Env keys that describe the client machine's filesystem layout; inside the image they would
+# point nowhere (or at the wrong interpreter), so they never cross into the container.
+_HOST_ONLY_ENV = frozenset(
+    {
+        "HOME",
+        "HOSTNAME",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "OLDPWD",
+        "PATH",
+        "PWD",
+        "PYTHONHOME",
+        "PYTHONPATH",
+        "SHELL",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+    }
+)
+
+_START_TIMEOUT = 60.0  # seconds for a new exec to report its PID
+
+log = logging.getLogger(__name__)
+
+
+def is_docker_image(runtime: str) -> bool:
+    """Whether the localhost ``runtime`` setting names a Docker image (see the module docs)."""
+    if os.path.isabs(runtime) or ("/" in runtime and os.path.exists(runtime)):
+        return False
+    return not ("/" not in runtime and ":" not in runtime and _INTERPRETER_NAME.match(runtime))
+
+
+class DockerWorkerProcess:
+    """One worker: an exec in the launcher's container, attached over the engine's socket."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        container_id: str,
+        exec_id: str,
+        stream: ExecStream,
+        pid: int,
+        where: str,
+    ) -> None:
+        self._client = client
+        self._container_id = container_id
+        self._exec_id = exec_id
+        self._stream = stream
+        self.pid = pid
+        self.where = where
+        self.stdin = stream.stdin
+        self.stdout = stream.stdout
+        self._killed = False
+        self._ended = False
+
+    def kill(self) -> None:
+        """SIGKILL the worker (by its PID inside the container); idempotent."""
+        if self._killed or self._ended:
+            return
+        self._killed = True
+        try:
+            exec_id = self._client.api.exec_create(
+                self._container_id, ["sh", "-c", f"kill -9 {self.pid}"], stdout=True, stderr=True
+            )["Id"]
+            self._client.api.exec_start(exec_id)
+        except Exception as error:
+            # The engine or the container is gone; cutting the connection still ends the
+            # reader's wait, which is what the caller needs from kill().
+            log.debug(
+                "kill of %s via the engine failed (%s); dropping its stream", self.where, error
+            )
+            self._stream.close()
+
+    def exit_description(self, timeout: float = 2.0) -> str:
+        """How the worker ended, e.g. ``exited with code 3`` or ``killed by signal SIGKILL (9)``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = self._client.api.exec_inspect(self._exec_id)
+            except Exception as error:
+                return f"ended; its container is gone or the engine is unreachable ({error})"
+            if not info.get("Running"):
+                self._ended = True  # a later kill() has nothing to do
+                break
+            if time.monotonic() >= deadline:
+                return "still running (its output stream ended)"
+            time.sleep(0.05)
+        return self._describe_code(int(info.get("ExitCode") or 0))
+
+    def stderr_tail(self) -> list[str]:
+        """The worker's last stderr lines (up to 50)."""
+        return self._stream.stderr_tail()
+
+    def _describe_code(self, code: int) -> str:
+        if self._killed and code == 128 + signal.SIGKILL:
+            return "was killed by SIGKILL (9), as lithops asked"
+        text = describe_exit(code)
+        tail = self.stderr_tail()
+        if 0 < code < 128 and tail:
+            text += "; its last stderr lines:\n" + "\n".join(tail[-10:])
+        return text
+
+
+class DockerLauncher:
+    """Starts worker processes inside one container of ``image`` (the ``Launcher`` protocol).
+
+    :param image: an image already on the engine; it needs ``sh`` and ``python`` with the client's
+        Python major.minor. Never pulled implicitly.
+    :param client: a docker SDK client; default ``docker.from_env()`` (honours ``DOCKER_HOST``).
+    :param python: the interpreter in the image that runs the workers.
+    :param network_mode: ``"host"`` lets functions reach the engine host's 127.0.0.1 services;
+        ``None`` keeps the engine's default network. Host mode falls back to the default when the
+        engine refuses it.
+    :param packages: what to ship into the container for ``python -m lithops.worker``.
+    :param worker_argv: the worker command (default ``[python, "-m", "lithops.worker"]``).
+    """
+
+    def __init__(
+        self,
+        image: str,
+        client: docker.DockerClient | None = None,
+        python: str = "python3",
+        *,
+        network_mode: str | None = "host",
+        packages: Sequence[str] = WORKER_PACKAGES,
+        worker_argv: Sequence[str] | None = None,
+    ) -> None:
+        self.image = image
+        self.python = python
+        self.network_mode = network_mode
+        self.packages = tuple(packages)
+        self.worker_argv = list(worker_argv or [python, "-m", "lithops.worker"])
+        self._client = client
+        self._container: Any = None
+        self._container_name = ""
+        self._lock = threading.Lock()
+        self._closed = False
+        #: Seconds spent on the engine by the first start(): container up, code in, Python checked.
+        self.container_start_seconds: float | None = None
+
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container is not None else None
+
+    def start(self, env: Mapping[str, str]) -> DockerWorkerProcess:
+        """One new worker process, as an exec in this launcher's container."""
+        client, container = self._ensure_container()
+        environment = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
+        environment["PYTHONPATH"] = CODE_DIR
+        # The shell reports the PID the worker will have (exec keeps it) so kill() can target it.
+        command = "echo $$ >&2; exec " + shlex.join(self.worker_argv)
+        try:
+            exec_id = client.api.exec_create(
+                container.id,
+                ["sh", "-c", command],
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                environment=environment,
+            )["Id"]
+            attached = client.api.exec_start(exec_id, socket=True)
+        except Exception as error:
+            raise self._engine_error(f"could not start a worker in container {self._where}", error)
+        stream = ExecStream(getattr(attached, "_sock", attached), name=self._where)
+        stream.settimeout(_START_TIMEOUT)
+        try:
+            first = stream.read_stderr_line()
+        finally:
+            stream.settimeout(None)
+        if first is None or not first.strip().isdigit():
+            stream.close()
+            raise BackendUnavailableError(
+                f"a worker in container {self._where} (image {self.image!r}) did not start: "
+                f"{first or 'no output'}; the image needs `sh` and `{self.python}`"
+            )
+        pid = int(first.strip())
+        return DockerWorkerProcess(
+            client, container.id, exec_id, stream, pid, f"{self._where}:{pid}"
+        )
+
+    def close(self) -> None:
+        """Remove the container (and every worker in it); idempotent."""
+        with self._lock:
+            self._closed = True
+            container, self._container = self._container, None
+        atexit.unregister(self.close)
+        if container is None:
+            return
+        try:
+            container.remove(force=True)
+        except Exception as error:
+            # Already gone (someone removed it) or the engine is down: nothing more to free here.
+            log.debug("removing container %s failed: %s", self._container_name, error)
+
+    # -- the container -----------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return self._container_name or f"<{self.image}>"
+
+    def _ensure_container(self) -> tuple[docker.DockerClient, Any]:
+        with self._lock:
+            if self._closed:
+                raise BackendUnavailableError(
+                    f"the Docker launcher for {self.image!r} is closed; create a new executor"
+                )
+            if self._container is None:
+                began = time.monotonic()
+                client = self._connect()
+                self._container = self._create_container(client)
+                self.container_start_seconds = time.monotonic() - began
+            assert self._client is not None
+            return self._client, self._container
+
+    def _connect(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                import docker
+            except ImportError:
+                raise BackendUnavailableError(
+                    f"runtime {self.image!r} is a Docker image, but the docker SDK is not "
+                    "installed; `pip install 'lithops-localhost[docker]'` (or `pip install docker`)"
+                )
+            try:
+                self._client = docker.from_env()
+            except Exception as error:
+                raise self._engine_error("cannot connect to the Docker engine", error)
+        try:
+            self._client.ping()
+        except Exception as error:
+            raise self._engine_error("the Docker engine does not answer", error)
+        return self._client
+
+    def _engine_error(self, what: str, error: BaseException) -> BackendUnavailableError:
+        host = os.environ.get("DOCKER_HOST", "the default socket unix:///var/run/docker.sock")
+        return BackendUnavailableError(
+            f"{what} ({host}): {error}. Start Docker (e.g. `systemctl start docker`), or set "
+            f"DOCKER_HOST to a running engine; runtime {self.image!r} needs one"
+        )
+
+    def _create_container(self, client: docker.DockerClient) -> Any:
+        import docker.errors
+
+        try:
+            client.images.get(self.image)
+        except docker.errors.ImageNotFound:
+            raise BackendUnavailableError(
+                f"Docker image {self.image!r} is not on the engine; lithops never pulls "
+                f"implicitly: `docker pull {self.image}` or build it "
+                f"(`docker build -t {self.image} .`), or set the runtime to another image"
+            )
+        except Exception as error:
+            raise self._engine_error(f"cannot inspect image {self.image!r}", error)
+        self._container_name = f"lithops-rt-{os.getpid()}-{secrets.token_hex(4)}"
+        options: dict[str, Any] = {
+            "entrypoint": [self.python, "-c", _KEEPER],
+            "command": [],
+            "name": self._container_name,
+            "labels": {"lithops.runtime": self.image, "lithops.client_pid": str(os.getpid())},
+            "detach": True,
+            "tty": False,
+        }
+        container = self._run(client, options)
+        atexit.register(self.close)
+        try:
+            container.reload()
+            if container.status != "running":
+                logs = container.logs(tail=20).decode("utf-8", "replace").strip()
+                raise BackendUnavailableError(
+                    f"the container of image {self.image!r} stopped at once "
+                    f"({container.status}): {logs or 'no output'}; the image needs "
+                    f"`{self.python}` on its PATH (set another interpreter with the python option)"
+                )
+            self._check_python(container)
+            if not container.put_archive("/", code_archive(CODE_DIR.strip("/"), self.packages)):
+                raise BackendUnavailableError(
+                    f"could not copy the lithops code into container {self._container_name}"
+                )
+        except BaseException:
+            self._remove_quietly(container)
+            raise
+        log.debug("container %s of %s is up", self._container_name, self.image)
+        return container
+
+    def _run(self, client: docker.DockerClient, options: dict[str, Any]) -> Any:
+        import docker.errors
+
+        try:
+            if self.network_mode:
+                try:
+                    return client.containers.run(
+                        self.image, **options, network_mode=self.network_mode
+                    )
+                except docker.errors.APIError as error:
+                    if "network" not in str(error).lower():
+                        raise
+                    # Some engines refuse host networking (rootless setups): use their default.
+                    log.info(
+                        "network mode %s refused (%s); using the default network",
+                        self.network_mode,
+                        error,
+                    )
+                    self._remove_by_name(client)
+            return client.containers.run(self.image, **options)
+        except docker.errors.APIError as error:
+            self._remove_by_name(client)
+            hint = (
+                f"the image needs `{self.python}` on its PATH (or set the python option)"
+                if "not found" in str(error) or "no such file" in str(error).lower()
+                else "see the engine's message above"
+            )
+            raise BackendUnavailableError(
+                f"cannot start a container of image {self.image!r}: {error}; {hint}"
+            )
+
+    def _check_python(self, container: Any) -> None:
+        mine = "{}.{}".format(*sys.version_info[:2])
+        result = container.exec_run(
+            [self.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        )
+        output = result.output.decode("utf-8", "replace").strip()
+        if result.exit_code != 0:
+            raise BackendUnavailableError(
+                f"image {self.image!r} has no working `{self.python}` ({output}); use an image "
+                f"with Python {mine} installed"
+            )
+        if output != mine:
+            raise BackendUnavailableError(
+                f"image {self.image!r} runs Python {output}, this client runs Python {mine}; "
+                f"functions only travel between the same Python minor version: use an image "
+                f"with Python {mine} (e.g. `python:{mine}-slim`)"
+            )
+
+    def _remove_by_name(self, client: docker.DockerClient) -> None:
+        try:
+            client.containers.get(self._container_name).remove(force=True)
+        except Exception:
+            pass  # it was never created
+
+    def _remove_quietly(self, container: Any) -> None:
+        self._container = None
+        atexit.unregister(self.close)
+        try:
+            container.remove(force=True)
+        except Exception as error:
+            log.debug("removing container %s failed: %s", self._container_name, error)

@@ -1,0 +1,310 @@
+"""The Docker environment of the localhost engine, against a real engine and image."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import cloudpickle
+import docker
+import pytest
+
+from lithops import wire
+from lithops.errors import BackendUnavailableError
+from lithops_localhost.codeship import code_archive
+from lithops_localhost.docker_env import DockerLauncher, is_docker_image
+
+pytestmark = pytest.mark.docker
+
+MINE = "{}.{}".format(*sys.version_info[:2])
+
+
+@pytest.fixture
+def client(docker_engine: Any) -> docker.DockerClient:
+    return docker_engine.client()
+
+
+@pytest.fixture
+def launcher(python_image: str, client: docker.DockerClient) -> Iterator[DockerLauncher]:
+    launcher = DockerLauncher(python_image, client=client)
+    yield launcher
+    launcher.close()
+
+
+def _containers_of(client: docker.DockerClient) -> list[Any]:
+    return client.containers.list(
+        all=True, filters={"label": f"lithops.client_pid={os.getpid()}", "name": "lithops-rt-"}
+    )
+
+
+def _read_all(stream: io.BufferedReader, deadline_s: float = 30.0) -> bytes:
+    result: list[bytes] = []
+    done = threading.Event()
+
+    def pump() -> None:
+        result.append(stream.read())
+        done.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    assert done.wait(deadline_s), "the worker's stdout did not end"
+    return result[0]
+
+
+# -- the runtime rule ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    ["python3", "python", "python3.11", "pypy3", sys.executable, "/no/such/python3"],
+)
+def test_interpreter_runtimes_run_in_the_default_environment(runtime: str) -> None:
+    assert not is_docker_image(runtime)
+
+
+def test_relative_path_to_an_existing_interpreter_is_not_an_image(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert not is_docker_image("venv/bin/python")
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    ["python:3.11-slim", "python:latest", "myorg/runtime", "lithops-py311", "ubuntu", "busybox"],
+)
+def test_other_runtimes_are_docker_images(runtime: str) -> None:
+    assert is_docker_image(runtime)
+
+
+# -- shipping code ------------------------------------------------------------------------------
+
+
+def test_code_archive_holds_the_worker_and_cloudpickle_without_bytecode() -> None:
+    with tarfile.open(fileobj=io.BytesIO(code_archive("opt/lithops-code"))) as tar:
+        names = tar.getnames()
+    assert "opt/lithops-code/lithops/worker/__main__.py" in names
+    assert "opt/lithops-code/cloudpickle/__init__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # Entries under an existing parent would reset its mode in the container.
+    assert "opt" not in names
+
+
+# -- workers in the container -------------------------------------------------------------------
+
+
+def test_worker_in_the_plain_python_image_greets_with_hello(launcher: DockerLauncher) -> None:
+    worker = launcher.start({})
+    hello = wire.decode(wire.read_frame(worker.stdout) or b"")
+    wire.check_hello(hello, worker.where)
+    assert hello["python"] == MINE
+    assert worker.where.startswith("lithops-rt-")
+    assert worker.where.endswith(f":{hello['pid']}")  # the PID inside the container
+
+
+def test_workers_share_one_container(launcher: DockerLauncher, client: Any) -> None:
+    first, second = launcher.start({}), launcher.start({})
+    pids = {wire.decode(wire.read_frame(w.stdout) or b"")["pid"] for w in (first, second)}
+    assert len(pids) == 2
+    assert [c.id for c in _containers_of(client)] == [launcher.container_id]
+
+
+def test_worker_runs_inside_the_image_with_the_env_it_was_given(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    probe = (
+        "import os, sys, lithops; "
+        "print(os.path.exists('/.dockerenv')); "
+        "print(open('/etc/os-release').read().split('VERSION_CODENAME=')[1].split()[0]); "
+        "print(os.environ.get('LITHOPS_PROBE'), os.environ.get('HOME')); "
+        "print(os.path.dirname(os.path.dirname(lithops.__file__)))"
+    )
+    launcher = DockerLauncher(python_image, client=client, worker_argv=["python3", "-c", probe])
+    try:
+        worker = launcher.start({"LITHOPS_PROBE": "yes", "HOME": "/client/home"})
+        worker.stdin.close()
+        lines = _read_all(worker.stdout).decode().splitlines()
+    finally:
+        launcher.close()
+    # The client's HOME is a path of the client machine: it never crosses into the image.
+    assert lines == ["True", "bookworm", "yes /root", "/opt/lithops-code"]
+
+
+def test_stdout_carries_only_stdout_and_stderr_lines_are_kept(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    # Interleaved, large writes on both streams: each must arrive whole and unmixed.
+    script = (
+        "import sys\n"
+        "for i in range(200):\n"
+        "    sys.stdout.buffer.write(bytes([i % 256]) * 5000); sys.stdout.flush()\n"
+        "    sys.stderr.write('line %d\\n' % i); sys.stderr.flush()\n"
+        "sys.stdout.buffer.write(sys.stdin.buffer.read())\n"
+    )
+    launcher = DockerLauncher(python_image, client=client, worker_argv=["python3", "-c", script])
+    try:
+        worker = launcher.start({})
+        payload = os.urandom(300_000)
+        worker.stdin.write(payload)
+        worker.stdin.flush()
+        worker.stdin.close()
+        out = _read_all(worker.stdout)
+        description = worker.exit_description()
+    finally:
+        launcher.close()
+    expected = b"".join(bytes([i % 256]) * 5000 for i in range(200)) + payload
+    assert len(out) == len(expected)
+    assert out == expected
+    assert worker.stderr_tail()[-1] == "line 199"
+    assert len(worker.stderr_tail()) == 50
+    assert description == "exited with code 0"
+
+
+def test_failed_worker_description_carries_its_stderr(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    script = "import sys; sys.stderr.write('cannot go on\\n'); sys.exit(3)"
+    launcher = DockerLauncher(python_image, client=client, worker_argv=["python3", "-c", script])
+    try:
+        worker = launcher.start({})
+        assert _read_all(worker.stdout) == b""
+        description = worker.exit_description()
+    finally:
+        launcher.close()
+    assert description.startswith("exited with code 3")
+    assert "cannot go on" in description
+
+
+def test_kill_ends_the_worker_and_exit_description_says_killed(launcher: DockerLauncher) -> None:
+    worker = launcher.start({})
+    assert wire.read_frame(worker.stdout) is not None  # hello: it is up and waiting for work
+    began = time.monotonic()
+    worker.kill()
+    assert _read_all(worker.stdout, deadline_s=10) == b""
+    assert time.monotonic() - began < 5
+    assert "SIGKILL" in worker.exit_description()
+    worker.kill()  # idempotent
+
+
+def test_closing_stdin_lets_the_worker_exit_cleanly(launcher: DockerLauncher) -> None:
+    worker = launcher.start({})
+    assert wire.read_frame(worker.stdout) is not None
+    worker.stdin.close()
+    assert _read_all(worker.stdout) == b""
+    assert worker.exit_description() == "exited with code 0"
+
+
+def test_worker_runs_a_batch_of_calls(launcher: DockerLauncher) -> None:
+    def where(x: int) -> tuple[int, bool, int]:
+        import os
+
+        return x * 2, os.path.exists("/.dockerenv"), os.getpid()
+
+    worker = launcher.start({})
+    assert wire.read_frame(worker.stdout) is not None
+    message = {
+        "t": "batch",
+        "job_key": "e/j",
+        "func_key": "f",
+        "func": cloudpickle.dumps(where),
+        "calls": ["0", "1"],
+        "args": pickle.dumps([((1,), {}), ((2,), {})]),
+    }
+    wire.write_frame(worker.stdin, wire.encode(message))
+    worker.stdin.flush()
+    records: list[dict[str, Any]] = []
+    while len(records) < 2:
+        frame = wire.decode(wire.read_frame(worker.stdout) or b"")
+        if frame["t"] == "results":
+            records.extend(frame["records"])
+    values = [pickle.loads(r["value"]) for r in records]
+    assert [v[:2] for v in values] == [(2, True), (4, True)]
+    assert f":{values[0][2]}" in worker.where
+
+
+# -- failures say what to do --------------------------------------------------------------------
+
+
+def test_missing_image_is_unavailable_and_named(client: docker.DockerClient) -> None:
+    launcher = DockerLauncher("lithops-test/no-such-image:1", client=client)
+    with pytest.raises(BackendUnavailableError, match="no-such-image:1") as info:
+        launcher.start({})
+    assert "docker pull lithops-test/no-such-image:1" in str(info.value)
+    assert "build" in str(info.value)
+    launcher.close()
+
+
+def test_unreachable_engine_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    launcher = DockerLauncher("any-image")
+    with pytest.raises(BackendUnavailableError, match="DOCKER_HOST") as info:
+        launcher.start({})
+    assert "/nonexistent/docker.sock" in str(info.value)
+    launcher.close()
+
+
+def test_image_without_the_interpreter_is_unavailable(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    launcher = DockerLauncher(python_image, client=client, python="python9")
+    with pytest.raises(BackendUnavailableError, match="python9"):
+        launcher.start({})
+    launcher.close()
+    assert not _containers_of(client)
+
+
+def test_closed_launcher_refuses_to_start(launcher: DockerLauncher) -> None:
+    launcher.close()
+    with pytest.raises(BackendUnavailableError, match="closed"):
+        launcher.start({})
+
+
+# -- cleanup ------------------------------------------------------------------------------------
+
+
+def test_close_leaves_no_container_behind(python_image: str, client: docker.DockerClient) -> None:
+    launcher = DockerLauncher(python_image, client=client)
+    worker = launcher.start({})
+    assert wire.read_frame(worker.stdout) is not None
+    container = client.containers.get(launcher.container_id or "")
+    assert container.labels["lithops.runtime"] == python_image
+    assert container.labels["lithops.client_pid"] == str(os.getpid())
+    launcher.close()
+    launcher.close()
+    assert not _containers_of(client)
+    assert _read_all(worker.stdout, deadline_s=10) == b""
+
+
+def test_a_client_that_never_closes_leaves_no_container(
+    python_image: str, docker_engine: Any, tmp_path: Any
+) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import os, sys\n"
+        "from lithops_localhost.docker_env import DockerLauncher\n"
+        "w = DockerLauncher(sys.argv[1]).start({})\n"
+        "print(os.getpid(), flush=True)\n"
+    )
+    env = {**os.environ, "DOCKER_HOST": docker_engine.host}
+    done = subprocess.run(
+        [sys.executable, str(script), python_image],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    pid = done.stdout.strip()
+    left = docker_engine.client().containers.list(
+        all=True, filters={"label": f"lithops.client_pid={pid}"}
+    )
+    assert left == []
