@@ -1,0 +1,266 @@
+"""Localhost scenarios (a)-(d): our executor vs a warm ProcessPoolExecutor vs Lithops 3.8."""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import textwrap
+from typing import Any
+
+from peers import ProbeOutcome
+from registry import (
+    BenchContext,
+    Case,
+    Check,
+    Measurement,
+    ScenarioReport,
+    ratio,
+    scenario,
+)
+
+__all__ = ["big_payloads", "cold_start", "cpu_bound", "noop_calls"]
+
+CORES = os.cpu_count() or 1
+# Enough no-op calls to start every worker of a pool before timing.
+WARMUP = max(8, 4 * CORES)
+# Lithops 3.8 localhost starts a new interpreter per task (~0.2-0.5 s each on this class of
+# machine): give it a cap of this many seconds per call, plus a fixed margin.
+L38_SECONDS_PER_CALL_CAP = 1.5
+L38_CAP_MARGIN_S = 180
+
+
+def measured(out: ProbeOutcome) -> Measurement:
+    if out.error:
+        return Measurement(error=out.error)
+    note = out.exit_note if out.exit_note else ""
+    return Measurement(samples=out.samples, note=note)
+
+
+def add_side_by_side_ratios(case: Case) -> None:
+    case.ratios["ours/PPE"] = ratio(case.cells.get("ours"), case.cells.get("ppe"))
+    case.ratios["L3.8/ours"] = ratio(case.cells.get("lithops38"), case.cells.get("ours"))
+
+
+def peer_cells(ctx: BenchContext, peers: tuple[str, ...] = ("ours", "ppe")) -> list[str]:
+    return [p for p in peers if ctx.wants(p)]
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) no-op calls
+
+
+@scenario("a", "(a) no-op calls: map + get_result on a warm executor")
+def noop_calls(ctx: BenchContext) -> ScenarioReport:
+    sizes = (1_000, 10_000)
+    cases = {n: Case(f"{n:,} no-op calls") for n in sizes}
+    report = ScenarioReport(cases=list(cases.values()))
+    report.notes.append(
+        f"warm: one executor per process, {WARMUP} no-op calls mapped before timing; "
+        "times are map() + get_result() of all calls"
+    )
+    for peer in peer_cells(ctx):
+        for n in sizes:
+            ctx.log(f"(a) {peer}: {n} no-op calls x{ctx.repeats(peer)}")
+            with ctx.peers.session(peer) as session:
+                spec = {"task": "noop", "n": n, "repeats": ctx.repeats(peer), "warmup": WARMUP}
+                out = session.probe(spec, timeout_s=120 + n * 0.05 * ctx.repeats(peer))
+            cases[n].cells[peer] = measured(out)
+    if ctx.wants("lithops38"):
+        _lithops38_noop(ctx, cases, report)
+    for case in cases.values():
+        add_side_by_side_ratios(case)
+    first = cases[sizes[0]]
+    report.checks.append(
+        Check("(a) 1,000 no-op calls: ours / PPE", first.ratios["ours/PPE"], 0.5, "<=")
+    )
+    report.checks.append(
+        Check("(a) 1,000 no-op calls: Lithops 3.8 / ours", first.ratios["L3.8/ours"], 300, ">=")
+    )
+    return report
+
+
+def _lithops38_noop(ctx: BenchContext, cases: dict[int, Case], report: ScenarioReport) -> None:
+    # Lithops 3.8 needs a new interpreter per task: 10,000 calls would take most of an hour.
+    # It runs one size only, once, and the other sizes are extrapolated per call (labelled).
+    n = 100 if ctx.quick else 1_000
+    cap = L38_CAP_MARGIN_S + n * L38_SECONDS_PER_CALL_CAP
+    ctx.log(f"(a) lithops38: {n} no-op calls x1 (cap {cap:.0f} s)")
+    with ctx.peers.session("lithops38") as session:
+        spec = {"task": "noop", "n": n, "repeats": 1, "warmup": WARMUP}
+        out = session.probe(spec, timeout_s=cap)
+    report.notes.append(
+        f"Lithops 3.8 ran {n:,} calls once (cap {cap:.0f} s); other sizes are extrapolated "
+        "linearly from its time per call and marked ~"
+    )
+    if out.error and out.exit_note.startswith("killed by timeout"):
+        # A lower bound is still a fair comparison point: it took at least the cap.
+        for size, case in cases.items():
+            case.cells["lithops38"] = Measurement(
+                override=cap * size / n, prefix=">", note=f"hit the {cap:.0f} s cap at {n} calls"
+            )
+        return
+    got = measured(out)
+    value = got.value
+    for size, case in cases.items():
+        if size == n or value is None:
+            case.cells["lithops38"] = got
+        else:
+            case.cells["lithops38"] = Measurement(
+                override=value * size / n,
+                prefix="~",
+                note=f"extrapolated from {n:,} calls ({value / n:.3f} s/call)",
+            )
+    if n not in cases and value is not None:
+        report.notes.append(f"Lithops 3.8 measured: {n:,} calls in {value:.2f} s")
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) cold process
+
+COLD_LITHOPS = textwrap.dedent(
+    """
+    import time
+    import lithops
+    def f(x):
+        return x
+    fexec = lithops.FunctionExecutor()
+    result = fexec.get_result(fexec.map(f, [1]))
+    stamp = time.time()
+    assert result == [1], result
+    print("BENCH_FIRST", repr(stamp), flush=True)
+    """
+)
+
+COLD_PPE = textwrap.dedent(
+    """
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+    def f(x):
+        return x
+    with ProcessPoolExecutor() as pool:
+        result = pool.submit(f, 1).result()
+        stamp = time.time()
+        assert result == 1, result
+        print("BENCH_FIRST", repr(stamp), flush=True)
+    """
+)
+
+
+@scenario("b", "(b) cold process: fresh `python -c` from interpreter start to first result")
+def cold_start(ctx: BenchContext) -> ScenarioReport:
+    case = Case("python -c: import, executor, 1-call map, first result")
+    report = ScenarioReport(cases=[case])
+    report.notes.append(
+        "each peer: one untimed run first (page cache, bytecode, Lithops 3.8's runtime metadata "
+        "in its TMPDIR), then N timed runs; time = process spawn to the first result "
+        "(process exit is later, shown as 'exit')"
+    )
+    for peer in peer_cells(ctx, ("ours", "ppe", "lithops38")):
+        code = COLD_PPE if peer == "ppe" else COLD_LITHOPS
+        timeout_s = 240 if peer == "lithops38" else 120
+        repeats = ctx.repeats(peer)
+        ctx.log(f"(b) {peer}: cold start x{repeats} (+1 untimed)")
+        samples: list[float] = []
+        exits: list[float] = []
+        error = None
+        with ctx.peers.session(peer) as session:
+            for i in range(repeats + 1):
+                out = session.cold(code, timeout_s)
+                if out.error:
+                    error = out.error
+                    break
+                if i > 0:
+                    samples.extend(out.samples)
+                    exits.append(out.wall_s)
+        if error:
+            case.cells[peer] = Measurement(error=error)
+        else:
+            case.cells[peer] = Measurement(
+                samples=samples, note=f"exit {statistics.median(exits):.2f} s"
+            )
+    add_side_by_side_ratios(case)
+    ours_over_l38 = ratio(case.cells.get("ours"), case.cells.get("lithops38"))
+    report.checks.append(Check("(b) cold: ours / PPE", case.ratios["ours/PPE"], 3, "<="))
+    report.checks.append(Check("(b) cold: ours / Lithops 3.8", ours_over_l38, 0.25, "<="))
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) big payloads
+
+PAYLOAD_BYTES = 10 * 1024 * 1024
+PAYLOAD_CALLS = 20
+
+
+@scenario("c", "(c) 20 calls, 10 MiB bytes argument and 10 MiB bytes result each (warm)")
+def big_payloads(ctx: BenchContext) -> ScenarioReport:
+    case = Case(f"{PAYLOAD_CALLS} calls x 10 MiB in + 10 MiB out")
+    report = ScenarioReport(cases=[case])
+    report.notes.append(
+        "each call gets its own random 10 MiB bytes object and returns it; "
+        f"{WARMUP} no-op calls warm the executor first"
+    )
+    for peer in peer_cells(ctx, ("ours", "ppe", "lithops38")):
+        ctx.log(f"(c) {peer}: {PAYLOAD_CALLS} x 10 MiB x{ctx.repeats(peer)}")
+        spec: dict[str, Any] = {
+            "task": "echo",
+            "n": PAYLOAD_CALLS,
+            "size": PAYLOAD_BYTES,
+            "repeats": ctx.repeats(peer),
+            "warmup": WARMUP,
+        }
+        timeout_s = 600 if peer == "lithops38" else 300
+        with ctx.peers.session(peer) as session:
+            case.cells[peer] = measured(session.probe(spec, timeout_s))
+    add_side_by_side_ratios(case)
+    report.checks.append(Check("(c) 10 MiB in/out: ours / PPE", case.ratios["ours/PPE"], 1.5))
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) CPU-bound
+
+CPU_CALLS = 8
+CPU_TARGET_S = 0.5
+
+
+@scenario("d", "(d) 8 CPU-bound calls of ~0.5 s (pure-Python loop) vs the ideal")
+def cpu_bound(ctx: BenchContext) -> ScenarioReport:
+    case = Case(f"{CPU_CALLS} calls x ~{CPU_TARGET_S} s CPU")
+    report = ScenarioReport(cases=[case])
+    with ctx.peers.session("ppe") as session:
+        calib = session.probe({"api": "calibrate", "target_s": CPU_TARGET_S}, timeout_s=120)
+        if calib.error:
+            report.notes.append(f"calibration failed: {calib.error}")
+            return report
+        iters = int(calib.info["iters"])
+        single = session.probe({"api": "single", "task": "spin", "iters": iters, "repeats": 3}, 120)
+    if single.error:
+        report.notes.append(f"single-core reference failed: {single.error}")
+        return report
+    t_single = statistics.median(single.samples)
+    waves = math.ceil(CPU_CALLS / CORES)
+    ideal = Measurement(override=waves * t_single)
+    case.cells["ideal"] = ideal
+    report.notes.append(
+        f"loop of {iters:,} iterations = {t_single:.3f} s on one core (median of 3); "
+        f"ideal = ceil({CPU_CALLS} calls / {CORES} cores) x t_single = {ideal.value:.3f} s"
+    )
+    for peer in peer_cells(ctx, ("ours", "ppe", "lithops38")):
+        ctx.log(f"(d) {peer}: {CPU_CALLS} x {t_single:.2f} s CPU x{ctx.repeats(peer)}")
+        spec = {
+            "task": "spin",
+            "n": CPU_CALLS,
+            "iters": iters,
+            "repeats": ctx.repeats(peer),
+            "warmup": WARMUP,
+        }
+        with ctx.peers.session(peer) as session:
+            case.cells[peer] = measured(session.probe(spec, timeout_s=300))
+    case.ratios["ours/ideal"] = ratio(case.cells.get("ours"), ideal)
+    case.ratios["PPE/ideal"] = ratio(case.cells.get("ppe"), ideal)
+    case.ratios["L3.8/ideal"] = ratio(case.cells.get("lithops38"), ideal)
+    add_side_by_side_ratios(case)
+    report.checks.append(Check("(d) CPU-bound: ours / ideal", case.ratios["ours/ideal"], 1.1))
+    return report
