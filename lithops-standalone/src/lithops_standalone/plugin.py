@@ -1,0 +1,88 @@
+"""The standalone plugin module: the ``ssh`` (alias ``vm``) compute backend and its CLI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from lithops.plugins import hookimpl
+from lithops.plugins.types import (
+    BackendInfo,
+    BackendKind,
+    CallBatch,
+    CallKey,
+    ComputeHandle,
+    ProvisionRequest,
+    RegisterBackend,
+)
+from lithops_standalone.config import BACKEND_NAMES, SECTION_KEYS
+
+if TYPE_CHECKING:
+    import click
+
+__all__: list[str] = []
+
+CAPABILITIES = frozenset({"cancel", "timeout", "docker", "logs", "worker_lost"})
+
+
+@hookimpl
+def lithops_register_backends(register: RegisterBackend) -> None:
+    register(
+        BackendInfo(
+            name="ssh",
+            kind=BackendKind.COMPUTE,
+            mode="standalone",
+            aliases=("vm",),
+            capabilities=CAPABILITIES,
+            config_keys=SECTION_KEYS,
+            description="hosts you already have, reached over SSH; nothing but python3 needed",
+        )
+    )
+
+
+@hookimpl
+def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
+    from lithops_standalone.provision import provision
+
+    # A read-only ``capacity`` property: the protocol's attribute, computed from live hosts.
+    return cast("ComputeHandle | None", provision(request))
+
+
+@hookimpl
+def lithops_invoke(handle: ComputeHandle, batch: CallBatch) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.invoke(batch)  # type: ignore[attr-defined]
+    return True
+
+
+@hookimpl
+def lithops_cancel(handle: ComputeHandle, keys: list[CallKey]) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.cancel(keys)  # type: ignore[attr-defined]
+    return True
+
+
+@hookimpl
+def lithops_release(handle: ComputeHandle, dismantle: bool) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.release(dismantle)  # type: ignore[attr-defined]
+    return True
+
+
+@hookimpl
+def lithops_cli_commands(cli: click.Group) -> None:
+    from lithops_standalone.cli import add_commands
+
+    add_commands(cli)
+
+
+def _mine(handle: Any) -> bool:
+    from lithops_standalone.handle import StandaloneHandle
+
+    return isinstance(handle, StandaloneHandle)
+
+
+def is_standalone_backend(name: str) -> bool:
+    return name in BACKEND_NAMES

@@ -1,0 +1,39 @@
+"""Messages between a client and a host's agent (through the relay), on top of the core wire
+format (:mod:`lithops.wire` framing and encoding).
+
+Client -> agent:
+
+* ``attach``: ``client`` (a label), ``runtime`` (``None``: the host's python3; else a Docker
+  image), ``workers`` (``None``: CPU count), ``soft``/``hard`` (dismantle timeouts, s),
+  ``on_dismantle`` (shell command run after an idle dismantle, or ``None``). Answered by ``hello``.
+* ``submit``: ``job_key``, ``calls`` (keys), ``timeout``, ``func_key``, ``message`` (the encoded
+  wire ``batch`` for exactly these calls).
+* ``cancel``: ``keys``.  ``ping``: liveness, both ways.
+* ``detach``: ``dismantle`` (stop the agent as soon as no client and no work remain).
+* ``status``: answered by ``status`` (what ``lithops worker list`` shows).
+* ``stop``: dismantle now (``lithops standalone clean``).
+
+Agent -> client: ``hello`` (the wire hello plus ``slots``, ``agent_pid``, ``started``), ``results``
+(``records``), ``lost`` (``keys``, ``error``: the exception), ``requeue`` (``keys``), ``log``
+(``key``, ``lines``), ``ping``, ``status``, ``error`` (``message``: attach failed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lithops.plugins.types import CallKey
+
+__all__ = ["PING_INTERVAL", "SILENCE_TIMEOUT", "STATUS_PREFIX", "call_key"]
+
+#: Both sides send a ``ping`` at least this often (seconds).
+PING_INTERVAL = 1.0
+#: A peer silent for this long is gone: the client fails its calls, the agent drops the client.
+SILENCE_TIMEOUT = 6.0
+#: The first stdout line of the attach command starts with this (see :mod:`.bootstrap`).
+STATUS_PREFIX = b"LITHOPS-STATUS "
+
+
+def call_key(value: Any) -> CallKey:
+    """A call key as a tuple (pickled frames may carry it as a list)."""
+    return (value[0], value[1])
