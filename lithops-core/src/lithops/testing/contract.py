@@ -1,0 +1,169 @@
+"""The behaviour tests of :class:`BackendContract`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lithops
+from lithops.errors import CallTimeoutError, WorkerLostError
+from lithops.plugins.manager import get_plugin_host
+from lithops.plugins.types import (
+    BackendInfo,
+    BackendKind,
+    CallBatch,
+    LogRequest,
+    ProvisionRequest,
+)
+from lithops.testing import tasks
+
+__all__ = ["BackendContract", "lithops_home"]
+
+
+@pytest.fixture
+def lithops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated home: ``~/.lithops`` (config, logs, storage) lives under ``tmp_path``."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LITHOPS_LOGS_DIR", str(tmp_path / ".lithops" / "logs"))
+    monkeypatch.delenv("LITHOPS_CONFIG_FILE", raising=False)
+    return tmp_path
+
+
+class BackendContract:
+    """Subclass in a backend's tests and set ``backend``; override ``executor_config``."""
+
+    backend: str = ""
+    #: how long a call may take to come back in these tests (seconds)
+    call_deadline: float = 60.0
+
+    # -- fixtures a backend may override ------------------------------------------------------
+
+    @pytest.fixture
+    def executor_config(self) -> dict[str, Any]:
+        return {"lithops": {"backend": self.backend}}
+
+    @pytest.fixture
+    def fexec(self, executor_config: dict[str, Any], tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Iterator[lithops.FunctionExecutor]:
+        monkeypatch.setenv("LITHOPS_LOGS_DIR", str(tmp_path / "logs"))
+        with lithops.FunctionExecutor(config=executor_config) as executor:
+            yield executor
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @property
+    def info(self) -> BackendInfo:
+        return get_plugin_host().resolve(self.backend, BackendKind.COMPUTE)
+
+    def require(self, capability: str) -> None:
+        if capability not in self.info.capabilities:
+            pytest.skip(f"backend {self.backend!r} does not declare the {capability!r} capability")
+
+    # -- registration -------------------------------------------------------------------------
+
+    def test_backend_is_registered_with_a_mode_and_distribution(self) -> None:
+        assert self.backend, "set `backend = '<name>'` on the contract subclass"
+        assert self.info.mode in ("localhost", "serverless", "standalone")
+        assert self.info.distribution
+
+    def test_dispatch_hooks_ignore_other_backends(self, executor_config: dict[str, Any]) -> None:
+        hook = get_plugin_host().hook
+        request = ProvisionRequest(backend="no-such-backend-xyz", config=executor_config,
+                                   runtime=None, runtime_memory=None, events=None)  # type: ignore[arg-type]
+        assert hook.lithops_provision(request=request) is None
+        batch = CallBatch(job_key="x/M000", calls=[], message=b"", timeout=None)
+        assert hook.lithops_invoke(handle=object(), batch=batch) is None
+        assert hook.lithops_cancel(handle=object(), keys=[]) is None
+        assert hook.lithops_release(handle=object(), dismantle=False) is None
+
+    # -- results ------------------------------------------------------------------------------
+
+    def test_map_returns_one_result_per_input_in_order(self, fexec: Any) -> None:
+        data = list(range(50))
+        assert fexec.map(tasks.identity, data).get_result(timeout=self.call_deadline) == data
+
+    def test_none_results_keep_their_place(self, fexec: Any) -> None:
+        result = fexec.map(tasks.none_for_odd, range(6)).get_result(timeout=self.call_deadline)
+        assert result == [0, None, 2, None, 4, None]
+
+    def test_call_async_returns_the_value(self, fexec: Any) -> None:
+        future = fexec.call_async(tasks.identity, {"x": "payload"})
+        assert future.result(timeout=self.call_deadline) == "payload"
+
+    def test_user_exception_keeps_its_type_and_remote_traceback(self, fexec: Any) -> None:
+        future = fexec.call_async(tasks.fail_with, ("boom-contract",))
+        with pytest.raises(ValueError, match="boom-contract") as caught:
+            future.result(timeout=self.call_deadline)
+        assert "fail_with" in str(caught.value.__cause__)
+
+    def test_printed_output_is_on_the_future(self, fexec: Any) -> None:
+        future = fexec.call_async(tasks.print_lines, (3,))
+        assert future.result(timeout=self.call_deadline) == 3
+        assert "contract line 2" in (future.logs or "")
+
+    def test_megabyte_argument_and_result_round_trip(self, fexec: Any) -> None:
+        blob = os.urandom(1 << 20)
+        assert fexec.call_async(tasks.identity, (blob,)).result(timeout=self.call_deadline) == blob
+
+    def test_extra_env_reaches_the_function(self, fexec: Any) -> None:
+        futures = fexec.map(tasks.echo_env, ["LITHOPS_CONTRACT"],
+                            extra_env={"LITHOPS_CONTRACT": "yes"})
+        assert futures.get_result(timeout=self.call_deadline) == ["yes"]
+
+    def test_reserved_id_is_the_call_index(self, fexec: Any) -> None:
+        result = fexec.map(tasks.with_id, ["a", "b", "c"]).get_result(timeout=self.call_deadline)
+        assert result == [("a", 0), ("b", 1), ("c", 2)]
+
+    def test_stats_are_recorded_for_every_call(self, fexec: Any) -> None:
+        futures = fexec.map(tasks.identity, range(3))
+        futures.get_result(timeout=self.call_deadline)
+        for f in futures:
+            for name in ("worker_func_start_tstamp", "worker_func_end_tstamp",
+                         "host_submit_tstamp", "host_status_done_tstamp"):
+                assert name in f.stats, name
+
+    # -- optional capabilities ----------------------------------------------------------------
+
+    def test_call_past_its_timeout_fails_with_call_timeout(self, fexec: Any) -> None:
+        self.require("timeout")
+        slow = fexec.call_async(tasks.sleep_then, (600,), timeout=1)
+        with pytest.raises(CallTimeoutError):
+            slow.result(timeout=self.call_deadline)
+        assert fexec.call_async(tasks.identity, (1,)).result(timeout=self.call_deadline) == 1
+
+    def test_dead_worker_fails_the_call_not_the_wait(self, fexec: Any) -> None:
+        self.require("worker_lost")
+        futures = fexec.map(tasks.die, [3])
+        with pytest.raises(WorkerLostError, match="code 3"):
+            futures.get_result(timeout=self.call_deadline)
+        assert fexec.map(tasks.identity, [7]).get_result(timeout=self.call_deadline) == [7]
+
+    def test_cancel_stops_a_running_call(self, fexec: Any, tmp_path: Path) -> None:
+        self.require("cancel")
+        pid_file = tmp_path / "pid"
+        future = fexec.call_async(tasks.pid_then_sleep, (str(pid_file), 600))
+        deadline = time.monotonic() + self.call_deadline
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the call never started"
+            time.sleep(0.05)
+        assert future.cancel()
+        assert future.cancelled()
+
+    def test_printed_lines_are_streamed_to_the_logs(self, fexec: Any) -> None:
+        self.require("logs")
+        future = fexec.call_async(tasks.print_lines, (2,))
+        future.result(timeout=self.call_deadline)
+        request = LogRequest(backend=self.backend, config=fexec.config,
+                             job_key=future.job_key, follow=False)
+        deadline = time.monotonic() + 5
+        while True:
+            lines = list(get_plugin_host().hook.lithops_stream_logs(request=request) or [])
+            if any("contract line 1" in line.text for line in lines) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert any("contract line 1" in line.text for line in lines)
