@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import queue
 import shutil
+import signal
 import subprocess
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -103,3 +108,58 @@ def test_selftest_passes_on_the_localhost_backend(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()[2:6]}
     assert table == {"config": "pass", "map": "pass", "errors": "pass", "storage": "pass"}
+
+
+def print_marker(marker: str) -> str:
+    print(marker)
+    return marker
+
+
+def test_logs_poll_shows_live_output_and_ends_on_sigint(
+    lithops_script: str, env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _localhost_executor_ready()
+    import lithops
+
+    # The executor in this process records logs where the polling process reads them.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    poll = subprocess.Popen(
+        [lithops_script, "logs", "poll"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    stdout = poll.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        seen = None
+        deadline = time.monotonic() + 60
+        with lithops.FunctionExecutor() as fexec:
+            # `poll` shows lines printed after it started; retry until it is up and shows ours.
+            while seen is None and time.monotonic() < deadline:
+                marker = f"marker-{uuid.uuid4().hex}"
+                assert fexec.map(print_marker, [marker]).get_result() == [marker]
+                try:
+                    while seen is None:
+                        line = lines.get(timeout=3)
+                        if marker in line:
+                            seen = line
+                except queue.Empty:
+                    continue
+        assert seen is not None, "the printed line never reached `lithops logs poll`"
+        assert seen.startswith("[") and seen.rstrip().endswith(f"00000] {marker}")
+        poll.send_signal(signal.SIGINT)
+        assert poll.wait(timeout=10) == 0
+    finally:
+        if poll.poll() is None:
+            poll.kill()
+            poll.wait()

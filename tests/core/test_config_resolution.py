@@ -349,3 +349,23 @@ def test_default_storage_config_ignores_an_uninstalled_compute_backend() -> None
 def test_logs_are_quiet_by_default_and_configurable() -> None:
     assert get_log_info()[0] == "WARNING"
     assert get_log_info(config_data={"lithops": {"log_level": "debug"}})[0] == "DEBUG"
+
+
+# -- a resolved config can be resolved again (executors hand it to Storage and to each other) --
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"backend": "ssh", "ip_address": "10.1.0.2", "runtime": "img:1"},
+        {"mode": "serverless", "storage": "aws_s3"},
+        {"config": {"lithops": {"backend": "vm", "storage_bucket": "b"}, "vm": {}}},
+    ],
+)
+def test_resolving_a_resolved_config_changes_nothing(kwargs: dict[str, Any]) -> None:
+    once = resolve_executor_config(**kwargs)
+    assert resolve_executor_config(config=once) == once
+    assert default_storage_config(config_data=once)["lithops"]["storage"] == (
+        once["lithops"]["storage"]
+    )

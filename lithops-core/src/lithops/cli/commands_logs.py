@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -15,6 +20,30 @@ __all__ = ["format_log_line", "logs"]
 def format_log_line(line: LogLine) -> str:
     """``[job_key call_id] text``, one terminal line per printed line."""
     return f"[{line.job_key} {line.call_id}] {line.text.rstrip(chr(10))}"
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM end a followed stream cleanly.
+
+    SIGINT is set explicitly because a shell starts background jobs with it ignored, and then
+    ``kill -INT`` would do nothing; handlers are restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _stream(state: CliState, job_key: str | None, follow: bool) -> int:
@@ -31,9 +60,12 @@ def _stream(state: CliState, job_key: str | None, follow: bool) -> int:
         )
     count = 0
     try:
-        for line in lines:
-            click.echo(format_log_line(line))
-            count += 1
+        with _stop_on_signals() if follow else contextlib.nullcontext():
+            for line in lines:
+                click.echo(format_log_line(line))
+                # Live output: a pipe or file must see each line as it comes, not per 4 KiB.
+                sys.stdout.flush()
+                count += 1
     except KeyboardInterrupt:
         # Ctrl-C is how `poll` ends: stop the stream quietly.
         request.stop.set()
