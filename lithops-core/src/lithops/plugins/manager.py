@@ -51,6 +51,8 @@ class PluginHost:
         self.aliases: dict[tuple[BackendKind, str], str] = {}
         #: plugin name -> the error that stopped it from loading
         self.broken: dict[str, str] = {}
+        #: (kind, name) -> why that backend name cannot be used (two distributions claim it)
+        self.conflicts: dict[tuple[BackendKind, str], str] = {}
 
     # -- loading --------------------------------------------------------------------------
 
@@ -65,6 +67,10 @@ class PluginHost:
             try:
                 module = ep.load()
                 self.register_module(module, name=ep.name, distribution=dist)
+            except DuplicateBackendError as exc:
+                self.conflicts[exc.key] = str(exc)
+                self.broken[ep.name] = str(exc)
+                logger.warning("%s", exc)
             except Exception as exc:
                 self.broken[ep.name] = f"{type(exc).__name__}: {exc}"
                 logger.warning(
@@ -108,10 +114,11 @@ class PluginHost:
         for name in (info.name, *info.aliases):
             owner = self.backends.get((kind, self.aliases.get((kind, name), name)))
             if owner is not None:
-                raise PluginError(
-                    f"backend name {name!r} is registered twice: by {owner.distribution} and by "
-                    f"{distribution}; uninstall one of them, or block one with "
-                    f"LITHOPS_DISABLE_PLUGINS"
+                raise DuplicateBackendError(
+                    (kind, name),
+                    f"{kind.value.replace('_', ' ')} backend name {name!r} is registered twice: "
+                    f"by {owner.distribution} and by {distribution}; uninstall one of them, or "
+                    f"block one with LITHOPS_DISABLE_PLUGINS={distribution}",
                 )
         self.backends[(kind, info.name)] = info
         for alias in info.aliases:
@@ -121,6 +128,8 @@ class PluginHost:
 
     def resolve(self, name: str, kind: BackendKind) -> BackendInfo:
         """The ``kind`` backend registered as ``name`` (or an alias), or an actionable error."""
+        if (kind, name) in self.conflicts:
+            raise PluginError(self.conflicts[(kind, name)])
         info = self.backends.get((kind, self.aliases.get((kind, name), name)))
         if info is not None:
             return info
@@ -139,6 +148,14 @@ class PluginHost:
 
     def of_kind(self, kind: BackendKind) -> list[BackendInfo]:
         return [b for b in self.backends.values() if b.kind == kind]
+
+
+class DuplicateBackendError(PluginError):
+    """Two distributions register the same backend name."""
+
+    def __init__(self, key: tuple[BackendKind, str], message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _disabled_plugins() -> set[str]:

@@ -11,6 +11,7 @@ import io
 import os
 import pickle
 import resource
+import sys
 import threading
 import time
 import traceback
@@ -107,6 +108,37 @@ class OutputCapture(io.TextIOBase):
         pass
 
 
+_local = threading.local()
+_route_lock = threading.Lock()
+
+
+class _ThreadRoutedStream(io.TextIOBase):
+    """Installed as ``sys.stdout``/``sys.stderr`` by backends that run calls in threads of a
+    shared process: each thread's prints go to the capture of the call it runs."""
+
+    def __init__(self, fallback: Any) -> None:
+        self.fallback = fallback
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        capture = getattr(_local, "capture", None)
+        return (capture or self.fallback).write(text)
+
+    def flush(self) -> None:
+        self.fallback.flush()
+
+
+def _route_output() -> None:
+    if isinstance(sys.stdout, OutputCapture | _ThreadRoutedStream):
+        return  # a worker process already owns its output, or routing is in place
+    with _route_lock:
+        if not isinstance(sys.stdout, _ThreadRoutedStream):
+            sys.stdout = _ThreadRoutedStream(sys.stdout)
+            sys.stderr = _ThreadRoutedStream(sys.stderr)
+
+
 def _qualname(exc: BaseException) -> str:
     cls = type(exc)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -191,6 +223,8 @@ def run_batch(
             )
             emit(_error_record((job_key, call_id), err, traceback.format_exc()))
         return
+    if capture is not None:
+        _route_output()
     env = message.get("env") or {}
     ctx = {"inject": message.get("inject"), "storage": message.get("storage")}
     saved_env = {k: os.environ.get(k) for k in env}
@@ -235,6 +269,7 @@ def _run_one(
         on_start(key, start)
     if capture is not None:
         capture.begin(key)
+        _local.capture = capture
     record: dict[str, Any]
     func_start = time.time()
     try:
@@ -260,7 +295,10 @@ def _run_one(
         else:
             record = {"key": key, "ok": True, "value": payload}
             stats["func_result_size"] = len(payload)
-    output = capture.end() if capture is not None else ""
+    output = ""
+    if capture is not None:
+        _local.capture = None
+        output = capture.end()
     end = time.time()
     stats.update(
         worker_func_start_tstamp=func_start,
