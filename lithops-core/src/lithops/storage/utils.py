@@ -25,10 +25,15 @@ class StorageNoSuchKeyError(StorageError, KeyError):
     Also a :class:`KeyError`, so ``except KeyError`` written against dict-like code still works.
     """
 
-    def __init__(self, bucket: str, key: str = "", where: str = "") -> None:
+    def __init__(
+        self, bucket: str, key: str = "", where: str = "", missing_bucket: bool = False
+    ) -> None:
         self.bucket = bucket
         self.key = key
-        msg = f"no object {key!r} in bucket {bucket!r}" if key else f"no bucket {bucket!r}"
+        if missing_bucket or not key:
+            msg = f"no bucket {bucket!r}" + (f" (asked for key {key!r})" if key else "")
+        else:
+            msg = f"no object {key!r} in bucket {bucket!r}"
         if where:
             msg += f" ({where})"
         super().__init__(msg + "; check the bucket and key, or list them with Storage.list_keys")

@@ -90,7 +90,12 @@ class LocalhostStorageBackend:
     def _file(self, bucket: str, key: str) -> str:
         path = self._path(bucket, key)
         if not os.path.isfile(path):
-            raise StorageNoSuchKeyError(bucket, key, where=f"localhost storage at {self.root}")
+            raise StorageNoSuchKeyError(
+                bucket,
+                key,
+                where=f"localhost storage at {self.root}",
+                missing_bucket=not os.path.isdir(self._bucket_dir(bucket)),
+            )
         return path
 
     # -- writes ---------------------------------------------------------------------------
