@@ -83,3 +83,27 @@ def test_a_worker_cold_start_does_not_load_plugins() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.stdout.split() == ["False", "False", "0"]
+
+
+def test_vm_providers_are_answered_by_the_plugin_that_owns_the_name(make_distribution) -> None:
+    make_distribution("lithops-clouds", "lithops_clouds", """
+        from lithops.plugins import hookimpl
+        from lithops.plugins.types import BackendInfo, BackendKind
+
+        class Provider:
+            def __init__(self, config):
+                self.config = config
+
+        @hookimpl
+        def lithops_register_backends(register):
+            register(BackendInfo(name="toycloud", kind=BackendKind.VM_PROVIDER))
+
+        @hookimpl
+        def lithops_vm_provider(name, config):
+            return Provider(config) if name == "toycloud" else None
+    """)
+    host = get_plugin_host()
+    assert host.resolve("toycloud", BackendKind.VM_PROVIDER).distribution == "lithops-clouds"
+    provider = host.hook.lithops_vm_provider(name="toycloud", config={"region": "r1"})
+    assert provider.config == {"region": "r1"}
+    assert host.hook.lithops_vm_provider(name="othercloud", config={}) is None

@@ -117,6 +117,8 @@ def lithops_cancel(handle: ComputeHandle, keys: list[CallKey]) -> bool | None:
 def lithops_release(handle: ComputeHandle, dismantle: bool) -> bool | None:
     """The executor is done with ``handle``: free what it holds.
 
+    Stops at first non-None result.
+
     :param handle: a handle returned by ``lithops_provision``.
     :param dismantle: also tear down what provision created (stop VMs, delete deployed
         functions) rather than leaving it warm for the next executor.
