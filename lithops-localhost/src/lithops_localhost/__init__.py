@@ -1,0 +1,1 @@
+"""lithops-localhost: the localhost compute backend (a warm pool of worker processes)."""
