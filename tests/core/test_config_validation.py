@@ -166,3 +166,47 @@ def test_invalid_yaml_is_an_error_naming_the_file(isolated: Path) -> None:
 
 def test_missing_yaml_file_reads_as_empty(isolated: Path) -> None:
     assert load_yaml_config(isolated / "nope.yaml") == {}
+
+
+def test_a_config_using_every_documented_lithops_key_is_accepted(isolated: Path) -> None:
+    documented = {
+        "lithops": {
+            "backend": "ssh",
+            "storage": "localhost",
+            "mode": "standalone",
+            "data_cleaner": True,
+            "monitoring": "storage",
+            "monitoring_interval": 2,
+            "data_limit": 4,
+            "execution_timeout": 1800,
+            "include_modules": None,
+            "exclude_modules": ["numpy"],
+            "log_level": "INFO",
+            "log_format": "%(asctime)s [%(levelname)s] %(name)s -- %(message)s",
+            "log_stream": "ext://sys.stdout",
+            "log_filename": None,
+            "retries": 0,
+            "customized_runtime": False,
+            "workers": 100,
+        },
+        "serverless": {"backend": "aws_lambda", "remote_invoker": False},
+        "standalone": {
+            "backend": "ssh",
+            "runtime": "python3",
+            "exec_mode": "consume",
+            "auto_dismantle": True,
+            "pull_runtime": False,
+            "soft_dismantle_timeout": 300,
+            "hard_dismantle_timeout": 3600,
+        },
+        "ssh": {"ip_address": "10.1.0.2"},
+        "localhost": {"runtime": "python3", "worker_processes": 2, "storage_root": "/tmp/x"},
+        # sections of backends this machine does not have: kept, not checked
+        "aws_lambda": {"region": "us-east-1", "runtime_memory": 512},
+        "rabbitmq": {"amqp_url": "amqp://"},
+    }
+    (isolated / ".lithops_config").write_text(yaml.safe_dump(documented))
+    config = default_config()
+    assert config["lithops"]["mode"] == "standalone"
+    assert config["standalone"]["exec_mode"] == "consume"
+    assert config["rabbitmq"] == {"amqp_url": "amqp://"}

@@ -100,8 +100,13 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
     ),
     "retries": KeySpec(_INT, "times a failed call is run again", 0, check=_non_negative),
     "chunksize": KeySpec(_INT, "calls per invocation (the scheduler's default when unset)"),
-    "include_modules": KeySpec(_LIST, "modules shipped with the function", []),
-    "exclude_modules": KeySpec(_LIST, "modules never shipped with the function", []),
+    "include_modules": KeySpec(
+        (*_LIST, type(None)), "modules shipped with the function (null: none)", []
+    ),
+    "exclude_modules": KeySpec((*_LIST, type(None)), "modules never shipped with the function", []),
+    "workers": KeySpec(
+        _INT, "most calls running at once (Lithops 2.x; now the backend's max_workers)"
+    ),
     "customized_runtime": KeySpec(_BOOL, "build a runtime that embeds the function", False),
     "log_level": KeySpec(
         (str, bool, type(None)),
@@ -130,6 +135,7 @@ STANDALONE_KEYS: Mapping[str, KeySpec] = {
     "runtime": KeySpec(_STR, "python3 on the VM, or a Docker image to run calls in", "python3"),
     "exec_mode": KeySpec(_STR, "how VMs are obtained", choices=("consume", "create", "reuse")),
     "use_gpu": KeySpec(_BOOL, "expose the VM's GPUs to the runtime", False),
+    "pull_runtime": KeySpec(_BOOL, "docker pull the runtime image on each VM before a job"),
     "start_timeout": KeySpec(_NUM, "seconds to wait for a VM to be ready", 300, check=_positive),
     "auto_dismantle": KeySpec(_BOOL, "stop VMs once they are idle", True),
     "soft_dismantle_timeout": KeySpec(
@@ -146,9 +152,11 @@ STANDALONE_KEYS: Mapping[str, KeySpec] = {
     "extra_python_packages": KeySpec(_LIST, "pip packages installed on each VM", []),
 }
 
-#: The ``serverless:`` section only names the default serverless backend.
+#: The ``serverless:`` section names the default serverless backend.
 SERVERLESS_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "serverless backend used when only mode=serverless is given"),
+    "remote_invoker": KeySpec(_BOOL, "invoke from a function (accepted for compatibility)"),
+    "customized_runtime": KeySpec(_BOOL, "build a runtime that embeds the function"),
 }
 
 #: Mode sections the core validates itself (``localhost:`` is the localhost backend's section).
