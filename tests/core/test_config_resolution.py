@@ -307,9 +307,9 @@ def test_standalone_settings_in_the_backend_section_fill_the_standalone_section(
     standalone = config["standalone"]
     assert standalone["soft_dismantle_timeout"] == 30
     assert standalone["runtime"] == "img:1"
-    assert standalone["hard_dismantle_timeout"] == 3600
     assert standalone["backend"] == "ssh"
-    assert "exec_mode" not in standalone
+    # defaults are the standalone plugin's: ssh and VM providers differ
+    assert "exec_mode" not in standalone and "auto_dismantle" not in standalone
 
 
 def test_standalone_section_is_not_added_for_other_modes() -> None:
@@ -366,6 +366,7 @@ def test_logs_are_quiet_by_default_and_configurable() -> None:
 def test_resolving_a_resolved_config_changes_nothing(kwargs: dict[str, Any]) -> None:
     once = resolve_executor_config(**kwargs)
     assert resolve_executor_config(config=once) == once
-    assert default_storage_config(config_data=once)["lithops"]["storage"] == (
-        once["lithops"]["storage"]
+    assert (
+        default_storage_config(config_data=once)["lithops"]["storage"]
+        == (once["lithops"]["storage"])
     )

@@ -128,28 +128,29 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
 
 #: The ``standalone:`` section: settings shared by every standalone backend. Lithops also
 #: accepts them inside the backend's own section (``ssh: {runtime: ...}``); so do we.
-#: ``exec_mode`` has no default here: ``ssh`` consumes the hosts it is given, VM providers
-#: default to ``reuse`` (Lithops' default); the standalone plugin decides.
+#: No defaults are filled in here: they differ per backend (``ssh`` consumes the hosts it is
+#: given and does not dismantle them; VM providers default to ``reuse`` and auto-dismantle),
+#: so the standalone plugin applies its own. The helps quote Lithops' defaults.
 STANDALONE_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "standalone backend used when only mode=standalone is given"),
-    "runtime": KeySpec(_STR, "python3 on the VM, or a Docker image to run calls in", "python3"),
+    "runtime": KeySpec(_STR, "python3 on the VM, or a Docker image to run calls in"),
     "exec_mode": KeySpec(_STR, "how VMs are obtained", choices=("consume", "create", "reuse")),
-    "use_gpu": KeySpec(_BOOL, "expose the VM's GPUs to the runtime", False),
+    "use_gpu": KeySpec(_BOOL, "expose the VM's GPUs to the runtime"),
     "pull_runtime": KeySpec(_BOOL, "docker pull the runtime image on each VM before a job"),
-    "start_timeout": KeySpec(_NUM, "seconds to wait for a VM to be ready", 300, check=_positive),
-    "auto_dismantle": KeySpec(_BOOL, "stop VMs once they are idle", True),
+    "start_timeout": KeySpec(_NUM, "seconds to wait for a VM to be ready (300)", check=_positive),
+    "auto_dismantle": KeySpec(_BOOL, "stop VMs once they are idle (true)"),
     "soft_dismantle_timeout": KeySpec(
-        _NUM, "idle seconds (no job) before an agent stops its VM", 300, check=_positive
+        _NUM, "idle seconds (no job) before an agent stops its VM (300)", check=_positive
     ),
     "hard_dismantle_timeout": KeySpec(
-        _NUM, "seconds a VM may live with a job running before it is stopped", 3600, check=_positive
+        _NUM, "seconds a VM may run a job before it is stopped (3600)", check=_positive
     ),
     "worker_processes": KeySpec((int, str), "parallel calls per VM (a number or AUTO)"),
     "workers_policy": KeySpec(
         _STR, "start with fewer VMs than asked for", choices=("permissive", "strict")
     ),
-    "extra_apt_packages": KeySpec(_LIST, "apt packages installed on each VM", []),
-    "extra_python_packages": KeySpec(_LIST, "pip packages installed on each VM", []),
+    "extra_apt_packages": KeySpec(_LIST, "apt packages installed on each VM"),
+    "extra_python_packages": KeySpec(_LIST, "pip packages installed on each VM"),
 }
 
 #: The ``serverless:`` section names the default serverless backend.

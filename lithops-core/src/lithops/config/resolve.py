@@ -157,15 +157,15 @@ def _adopt_alias_section(data: dict[str, Any], info: BackendInfo) -> None:
 
 
 def _apply_standalone(data: dict[str, Any], info: BackendInfo) -> None:
-    """Fill the ``standalone:`` section; settings in the backend's section win, as in Lithops."""
+    """Fill the ``standalone:`` section; settings in the backend's section win, as in Lithops.
+
+    Defaults are left to the standalone plugin: they differ between ``ssh`` and VM providers.
+    """
     section = data.setdefault("standalone", {})
     own = data[info.name]
     for key in STANDALONE_KEYS:
         if key != "backend" and key in own:
             section[key] = copy.deepcopy(own[key])
-    for key, spec in STANDALONE_KEYS.items():
-        if spec.default is not None:
-            section.setdefault(key, copy.deepcopy(spec.default))
     section["backend"] = info.name
 
 
