@@ -18,9 +18,11 @@ import docker
 import pytest
 
 from lithops import wire
-from lithops.errors import BackendUnavailableError
+from lithops.errors import BackendUnavailableError, CallTimeoutError
+from lithops.plugins.types import CallBatch
 from lithops_localhost.codeship import code_archive
 from lithops_localhost.docker_env import DockerLauncher, is_docker_image
+from lithops_localhost.engine import WorkerPool
 
 pytestmark = pytest.mark.docker
 
@@ -308,3 +310,155 @@ def test_a_client_that_never_closes_leaves_no_container(
         all=True, filters={"label": f"lithops.client_pid={pid}"}
     )
     assert left == []
+
+
+# -- through the pool and the executor ----------------------------------------------------------
+
+
+class _Sink:
+    """Collects the pool's events; ``wait_for(n)`` waits until ``n`` calls have ended."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.lost_calls: list[tuple[Any, BaseException]] = []
+        self._ended = threading.Condition()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        with self._ended:
+            return self._ended.wait_for(
+                lambda: len(self.records) + len(self.lost_calls) >= count, timeout
+            )
+
+    def results(self, records: Any) -> None:
+        with self._ended:
+            self.records.extend(records)
+            self._ended.notify_all()
+
+    def lost(self, keys: Any, error: BaseException) -> None:
+        with self._ended:
+            self.lost_calls.extend((k, error) for k in keys)
+            self._ended.notify_all()
+
+    def running(self, key: Any, since: float, where: str) -> None:
+        pass
+
+    def requeue(self, keys: Any) -> None:
+        pass
+
+    def log(self, key: Any, lines: Any) -> None:
+        pass
+
+
+def _batch(job_key: str, func: Any, args: list[Any], timeout: float | None = None) -> CallBatch:
+    calls = [str(i) for i in range(len(args))]
+    message = {
+        "t": "batch",
+        "job_key": job_key,
+        "func_key": job_key,
+        "func": cloudpickle.dumps(func),
+        "calls": calls,
+        "args": pickle.dumps([((a,), {}) for a in args]),
+        "timeout": timeout,
+    }
+    keys = [(job_key, c) for c in calls]
+    return CallBatch(job_key, keys, wire.encode(message), timeout, func_key=job_key)
+
+
+def test_worker_pool_runs_batches_in_the_container(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    def probe(x: int) -> tuple[int, bool, str]:
+        import os
+
+        with open("/etc/os-release") as handle:
+            codename = handle.read().split("VERSION_CODENAME=")[1].split()[0]
+        return x * x, os.path.exists("/.dockerenv"), codename
+
+    sink = _Sink()
+    launcher = DockerLauncher(python_image, client=client)
+    pool = WorkerPool(2, sink, launcher=launcher)
+    try:
+        pool.submit(_batch("e/a", probe, [1, 2, 3]))
+        pool.submit(_batch("e/b", probe, [4, 5, 6]))
+        assert sink.wait_for(6, timeout=60), "the pool did not finish the batches"
+    finally:
+        pool.close()
+    assert sink.lost_calls == []
+    values = sorted(pickle.loads(r["value"]) for r in sink.records)
+    assert values == [(x * x, True, "bookworm") for x in range(1, 7)]
+    assert not _containers_of(client)
+
+
+def test_call_timeout_kills_the_worker_in_the_container(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    def sleepy(x: int) -> int:
+        import time
+
+        time.sleep(x)
+        return x
+
+    sink = _Sink()
+    pool = WorkerPool(1, sink, launcher=DockerLauncher(python_image, client=client))
+    try:
+        pool.submit(_batch("e/slow", sleepy, [60], timeout=1.0))
+        assert sink.wait_for(1, timeout=30), "the timed-out call never ended"
+        assert [type(e) for _, e in sink.lost_calls] == [CallTimeoutError]
+        # The pool replaces the killed worker: the next call runs.
+        pool.submit(_batch("e/quick", sleepy, [0]))
+        assert sink.wait_for(2, timeout=30)
+        assert [pickle.loads(r["value"]) for r in sink.records] == [0]
+    finally:
+        pool.close()
+
+
+def test_function_executor_maps_in_the_image(
+    python_image: str, docker_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lithops
+
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.host)
+
+    def where(x: int) -> tuple[int, bool, str]:
+        import os
+
+        with open("/etc/os-release") as handle:
+            codename = handle.read().split("VERSION_CODENAME=")[1].split()[0]
+        return x + 1, os.path.exists("/.dockerenv"), codename
+
+    with lithops.FunctionExecutor(backend="localhost", runtime=python_image) as executor:
+        results = executor.get_result(executor.map(where, range(4)))
+    assert results == [(x + 1, True, "bookworm") for x in range(4)]
+
+
+def test_a_client_killed_with_sigkill_leaves_no_container(
+    python_image: str, docker_engine: Any, tmp_path: Any
+) -> None:
+    script = tmp_path / "client.py"
+    script.write_text(
+        "import sys, time\n"
+        "from lithops_localhost.docker_env import DockerLauncher\n"
+        "launcher = DockerLauncher(sys.argv[1])\n"
+        "launcher.start({})\n"
+        "print(launcher.container_id, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    env = {**os.environ, "DOCKER_HOST": docker_engine.host}
+    client_proc = subprocess.Popen(
+        [sys.executable, str(script), python_image], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert client_proc.stdout is not None
+        container_id = client_proc.stdout.readline().strip()
+        assert container_id
+        engine = docker_engine.client()
+        assert engine.containers.get(container_id).status == "running"
+    finally:
+        client_proc.kill()  # SIGKILL: no atexit, no close()
+        client_proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not engine.containers.list(all=True, filters={"id": container_id}):
+            break
+        time.sleep(0.2)
+    assert not engine.containers.list(all=True, filters={"id": container_id})

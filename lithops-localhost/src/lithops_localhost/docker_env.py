@@ -25,6 +25,7 @@ import re
 import secrets
 import shlex
 import signal
+import socket
 import sys
 import threading
 import time
@@ -62,6 +63,9 @@ _KEEPER = (
     "while True:\n"
     "    signal.pause()\n"
 )
+
+# The lease holder: waits for EOF on stdin (the client's connection ended), then stops the keeper.
+_LEASE = "import os, signal, sys; sys.stdin.buffer.read(); os.kill(1, signal.SIGTERM)"
 
 # Env keys that describe the client machine's filesystem layout; inside the image they would
 # point nowhere (or at the wrong interpreter), so they never cross into the container.
@@ -199,6 +203,7 @@ class DockerLauncher:
         self._container_name = ""
         self._lock = threading.Lock()
         self._closed = False
+        self._lease: ExecStream | None = None
         #: Seconds spent on the engine by the first start(): container up, code in, Python checked.
         self.container_start_seconds: float | None = None
 
@@ -248,14 +253,16 @@ class DockerLauncher:
         with self._lock:
             self._closed = True
             container, self._container = self._container, None
+            lease, self._lease = self._lease, None
         atexit.unregister(self.close)
-        if container is None:
-            return
-        try:
-            container.remove(force=True)
-        except Exception as error:
-            # Already gone (someone removed it) or the engine is down: nothing more to free here.
-            log.debug("removing container %s failed: %s", self._container_name, error)
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception as error:
+                # Already gone (removed by someone, or auto-removed) or the engine is down.
+                log.debug("removing container %s failed: %s", self._container_name, error)
+        if lease is not None:
+            lease.close()
 
     # -- the container -----------------------------------------------------------------------
 
@@ -321,26 +328,31 @@ class DockerLauncher:
             "entrypoint": [self.python, "-c", _KEEPER],
             "command": [],
             "name": self._container_name,
-            "labels": {"lithops.runtime": self.image, "lithops.client_pid": str(os.getpid())},
+            "labels": {
+                "lithops.runtime": self.image,
+                "lithops.client_pid": str(os.getpid()),
+                "lithops.client_host": socket.gethostname(),
+            },
             "detach": True,
+            # With the lease (see _take_lease), a client that dies leaves nothing behind.
+            "auto_remove": True,
             "tty": False,
         }
         container = self._run(client, options)
         atexit.register(self.close)
         try:
-            container.reload()
-            if container.status != "running":
-                logs = container.logs(tail=20).decode("utf-8", "replace").strip()
-                raise BackendUnavailableError(
-                    f"the container of image {self.image!r} stopped at once "
-                    f"({container.status}): {logs or 'no output'}; the image needs "
-                    f"`{self.python}` on its PATH (set another interpreter with the python option)"
-                )
             self._check_python(container)
             if not container.put_archive("/", code_archive(CODE_DIR.strip("/"), self.packages)):
                 raise BackendUnavailableError(
                     f"could not copy the lithops code into container {self._container_name}"
                 )
+            self._lease = self._take_lease(client, container)
+        except docker.errors.APIError as error:
+            self._remove_quietly(container)
+            raise BackendUnavailableError(
+                f"the container of image {self.image!r} stopped or refused work: {error}; the "
+                f"image needs `{self.python}` on its PATH (or set the python option)"
+            )
         except BaseException:
             self._remove_quietly(container)
             raise
@@ -378,6 +390,19 @@ class DockerLauncher:
                 f"cannot start a container of image {self.image!r}: {error}; {hint}"
             )
 
+    def _take_lease(self, client: docker.DockerClient, container: Any) -> ExecStream:
+        """Tie the container's life to this process, however it ends (even SIGKILL).
+
+        An exec whose stdin is this process's connection: the engine closes that stdin when
+        the connection drops, the exec then stops the keeper, and ``auto_remove`` deletes the
+        container. ``close()`` removes it directly.
+        """
+        exec_id = client.api.exec_create(
+            container.id, [self.python, "-c", _LEASE], stdin=True, stdout=True, stderr=True
+        )["Id"]
+        attached = client.api.exec_start(exec_id, socket=True)
+        return ExecStream(getattr(attached, "_sock", attached), name=f"{self._where} lease")
+
     def _check_python(self, container: Any) -> None:
         mine = "{}.{}".format(*sys.version_info[:2])
         result = container.exec_run(
@@ -409,3 +434,6 @@ class DockerLauncher:
             container.remove(force=True)
         except Exception as error:
             log.debug("removing container %s failed: %s", self._container_name, error)
+        if self._lease is not None:
+            self._lease.close()
+            self._lease = None
