@@ -28,8 +28,9 @@ def tiny_backend(monkeypatch: pytest.MonkeyPatch, fresh_plugins: None) -> Path:
 
 
 @pytest.fixture
-def make_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                      fresh_plugins: None) -> Callable[[str, str, str], Path]:
+def make_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None
+) -> Callable[[str, str, str], Path]:
     """Create an importable distribution with one ``lithops`` entry point and plugin module."""
     root = tmp_path / "site"
     root.mkdir()

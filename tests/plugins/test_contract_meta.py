@@ -14,8 +14,13 @@ HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("lithops_"))
 
 
 def test_there_are_hooks_for_provision_invoke_and_log_streaming() -> None:
-    assert {"lithops_provision", "lithops_invoke", "lithops_stream_logs",
-            "lithops_register_backends", "lithops_cli_commands"} <= set(HOOKS)
+    assert {
+        "lithops_provision",
+        "lithops_invoke",
+        "lithops_stream_logs",
+        "lithops_register_backends",
+        "lithops_cli_commands",
+    } <= set(HOOKS)
 
 
 @pytest.mark.parametrize("name", HOOKS)

@@ -47,13 +47,17 @@ def test_duplicate_backend_names_are_an_error_naming_both_distributions(make_dis
 
 
 def test_a_misspelled_hook_is_caught_at_load_time(make_distribution) -> None:
-    make_distribution("lithops-typo", "lithops_typo", """
+    make_distribution(
+        "lithops-typo",
+        "lithops_typo",
+        """
         from lithops.plugins import hookimpl
 
         @hookimpl
         def lithops_provison(request):
             return None
-    """)
+    """,
+    )
     host = get_plugin_host()
     assert "lithops_provison" in host.broken["lithops_typo"]
 
@@ -80,13 +84,21 @@ def test_a_worker_cold_start_does_not_load_plugins() -> None:
         "import lithops.worker.runtime\n"
         "print('pluggy' in sys.modules, 'lithops.plugins.manager' in sys.modules, len(calls))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.split() == ["False", "False", "0"]
 
 
 def test_vm_providers_are_answered_by_the_plugin_that_owns_the_name(make_distribution) -> None:
-    make_distribution("lithops-clouds", "lithops_clouds", """
+    make_distribution(
+        "lithops-clouds",
+        "lithops_clouds",
+        """
         from lithops.plugins import hookimpl
         from lithops.plugins.types import BackendInfo, BackendKind
 
@@ -101,7 +113,8 @@ def test_vm_providers_are_answered_by_the_plugin_that_owns_the_name(make_distrib
         @hookimpl
         def lithops_vm_provider(name, config):
             return Provider(config) if name == "toycloud" else None
-    """)
+    """,
+    )
     host = get_plugin_host()
     assert host.resolve("toycloud", BackendKind.VM_PROVIDER).distribution == "lithops-clouds"
     provider = host.hook.lithops_vm_provider(name="toycloud", config={"region": "r1"})

@@ -20,8 +20,9 @@ def test_third_party_backend_is_discovered_through_its_entry_point_and_runs_a_ma
         "    print(fexec.map(lambda x: x * 3, [1, 2, 3]).get_result())\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TINY), *sys.path])}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[3, 6, 9]"
 

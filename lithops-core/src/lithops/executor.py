@@ -195,8 +195,14 @@ class FunctionExecutor:
             ),
             executor=self,
         )
-        self._job_stats.append({"job_key": job.job_key, "function": job.function_name,
-                                "calls": len(calls), "futures": futures})
+        self._job_stats.append(
+            {
+                "job_key": job.job_key,
+                "function": job.function_name,
+                "calls": len(calls),
+                "futures": futures,
+            }
+        )
         return job, futures
 
     def _partition(
@@ -237,8 +243,14 @@ class FunctionExecutor:
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
         job, futures = self._new_job(
-            "A", func, [data], extra_env=extra_env, runtime_memory=runtime_memory,
-            timeout=timeout, include_modules=include_modules, exclude_modules=exclude_modules,
+            "A",
+            func,
+            [data],
+            extra_env=extra_env,
+            runtime_memory=runtime_memory,
+            timeout=timeout,
+            include_modules=include_modules,
+            exclude_modules=exclude_modules,
             retries=retries,
         )
         self.last_call = "call_async"
@@ -264,21 +276,33 @@ class FunctionExecutor:
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
-            return self._chain(map_function, list(map_iterdata), timeout=timeout,
-                               extra_env=extra_env)
+            return self._chain(
+                map_function, list(map_iterdata), timeout=timeout, extra_env=extra_env
+            )
         job, futures = self._new_job(
-            "M", map_function, map_iterdata, extra_args=extra_args, extra_env=extra_env,
-            runtime_memory=runtime_memory, timeout=timeout, chunksize=chunksize,
-            include_modules=include_modules, exclude_modules=exclude_modules,
-            obj_chunk_size=obj_chunk_size, obj_chunk_number=obj_chunk_number,
-            obj_newline=obj_newline, retries=retries, backups=backups,
+            "M",
+            map_function,
+            map_iterdata,
+            extra_args=extra_args,
+            extra_env=extra_env,
+            runtime_memory=runtime_memory,
+            timeout=timeout,
+            chunksize=chunksize,
+            include_modules=include_modules,
+            exclude_modules=exclude_modules,
+            obj_chunk_size=obj_chunk_size,
+            obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline,
+            retries=retries,
+            backups=backups,
         )
         self.last_call = "map"
         self._run(job, futures)
         return futures
 
-    def _chain(self, func: Callable[..., Any], parents: list[ResponseFuture],
-               **options: Any) -> FuturesList:
+    def _chain(
+        self, func: Callable[..., Any], parents: list[ResponseFuture], **options: Any
+    ) -> FuturesList:
         """``futures.map(g)``: ``g(result)`` per parent, each started when its parent is done."""
         results = get_result(parents, show_progressbar=False)
         return self.map(func, [(r,) for r in results], **options)
@@ -310,10 +334,17 @@ class FunctionExecutor:
         ``obj_reduce_by_key`` there is one reducer per object, fed that object's partitions.
         """
         map_futures = self.map(
-            map_function, map_iterdata, chunksize=chunksize, extra_args=extra_args,
-            extra_env=extra_env, runtime_memory=map_runtime_memory, timeout=timeout,
-            obj_chunk_size=obj_chunk_size, obj_chunk_number=obj_chunk_number,
-            obj_newline=obj_newline, include_modules=include_modules,
+            map_function,
+            map_iterdata,
+            chunksize=chunksize,
+            extra_args=extra_args,
+            extra_env=extra_env,
+            runtime_memory=map_runtime_memory,
+            timeout=timeout,
+            obj_chunk_size=obj_chunk_size,
+            obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline,
+            include_modules=include_modules,
             exclude_modules=exclude_modules,
         )
         for f in map_futures:
@@ -322,13 +353,20 @@ class FunctionExecutor:
         result = FuturesList(list(map_futures), executor=self)
         result.reducers = _Reducers(len(groups))
         options = {
-            "extra_args": extra_args_reduce, "extra_env": extra_env,
-            "runtime_memory": reduce_runtime_memory, "timeout": timeout,
-            "include_modules": include_modules, "exclude_modules": exclude_modules,
+            "extra_args": extra_args_reduce,
+            "extra_env": extra_env,
+            "runtime_memory": reduce_runtime_memory,
+            "timeout": timeout,
+            "include_modules": include_modules,
+            "exclude_modules": exclude_modules,
         }
         for members in groups:
-            _when_all(members, functools.partial(
-                self._start_reducer, members, reduce_function, options, result.reducers))
+            _when_all(
+                members,
+                functools.partial(
+                    self._start_reducer, members, reduce_function, options, result.reducers
+                ),
+            )
         self.last_call = "map_reduce"
         return result
 
@@ -363,7 +401,8 @@ class FunctionExecutor:
         future = ResponseFuture(self.executor_id, f"R{failed.job_id}", failed.call_id)
         self.futures.append(future)
         error = (
-            failed.exception() if not failed.cancelled()
+            failed.exception()
+            if not failed.cancelled()
             else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
         )
         future._finish(CallState.FAILED, None, error)
@@ -385,9 +424,14 @@ class FunctionExecutor:
     ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
         """Wait for ``fs`` (default: every future of this executor)."""
         futures = self._expand(fs if fs is not None else self.futures)
-        return wait(futures, throw_except=throw_except, return_when=return_when,
-                    download_results=download_results, timeout=timeout,
-                    show_progressbar=show_progressbar)
+        return wait(
+            futures,
+            throw_except=throw_except,
+            return_when=return_when,
+            download_results=download_results,
+            timeout=timeout,
+            show_progressbar=show_progressbar,
+        )
 
     def get_result(
         self,
@@ -407,8 +451,9 @@ class FunctionExecutor:
             futures = [f for f in self._expand(self.futures) if not f._read]
         else:
             futures = self._expand(fs)
-        results = get_result(futures, throw_except=throw_except, timeout=timeout,
-                             show_progressbar=show_progressbar)
+        results = get_result(
+            futures, throw_except=throw_except, timeout=timeout, show_progressbar=show_progressbar
+        )
         if fs is None:
             for f in futures:
                 f._read = True
@@ -437,8 +482,15 @@ class FunctionExecutor:
 
     # -- housekeeping --------------------------------------------------------------------------
 
-    def clean(self, fs: Any = None, cs: Any = None, clean_cloudobjects: bool = True,
-              clean_fn: bool = False, force: bool = False, **_: Any) -> None:
+    def clean(
+        self,
+        fs: Any = None,
+        cs: Any = None,
+        clean_cloudobjects: bool = True,
+        clean_fn: bool = False,
+        force: bool = False,
+        **_: Any,
+    ) -> None:
         """Remove temporary data of this executor's jobs (no results are kept in storage
         here, so this only drops local log files when ``force`` is set)."""
         if force:
@@ -511,36 +563,76 @@ def _setup_logging(level: Any) -> None:
     log.setLevel(str(level).upper())
     if not log.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s")
+        )
         log.addHandler(handler)
 
 
 class LocalhostExecutor(FunctionExecutor):
     """``FunctionExecutor(mode='localhost')``."""
 
-    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
-                 backend: str | None = None, storage: str | None = None,
-                 log_level: str | bool | None = False, **kwargs: Any) -> None:
-        super().__init__(mode="localhost", config=config, config_file=config_file,
-                         backend=backend, storage=storage, log_level=log_level, **kwargs)
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        backend: str | None = None,
+        storage: str | None = None,
+        log_level: str | bool | None = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            mode="localhost",
+            config=config,
+            config_file=config_file,
+            backend=backend,
+            storage=storage,
+            log_level=log_level,
+            **kwargs,
+        )
 
 
 class ServerlessExecutor(FunctionExecutor):
     """``FunctionExecutor(mode='serverless')``: needs a serverless backend distribution."""
 
-    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
-                 backend: str | None = None, storage: str | None = None,
-                 log_level: str | bool | None = False, **kwargs: Any) -> None:
-        super().__init__(mode="serverless", config=config, config_file=config_file,
-                         backend=backend, storage=storage, log_level=log_level, **kwargs)
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        backend: str | None = None,
+        storage: str | None = None,
+        log_level: str | bool | None = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            mode="serverless",
+            config=config,
+            config_file=config_file,
+            backend=backend,
+            storage=storage,
+            log_level=log_level,
+            **kwargs,
+        )
 
 
 class StandaloneExecutor(FunctionExecutor):
     """``FunctionExecutor(mode='standalone')``: needs ``pip install lithops-standalone``."""
 
-    def __init__(self, config: dict[str, Any] | None = None, config_file: str | None = None,
-                 backend: str | None = None, storage: str | None = None,
-                 log_level: str | bool | None = False, **kwargs: Any) -> None:
-        super().__init__(mode="standalone", config=config, config_file=config_file,
-                         backend=backend, storage=storage, log_level=log_level, **kwargs)
-
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        backend: str | None = None,
+        storage: str | None = None,
+        log_level: str | bool | None = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            mode="standalone",
+            config=config,
+            config_file=config_file,
+            backend=backend,
+            storage=storage,
+            log_level=log_level,
+            **kwargs,
+        )

@@ -25,8 +25,7 @@ _register_lock = threading.Lock()
 _LIBRARY_PATHS = tuple(
     p
     for p in {
-        sysconfig.get_paths().get(name)
-        for name in ("stdlib", "platstdlib", "purelib", "platlib")
+        sysconfig.get_paths().get(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")
     }
     if p
 )
@@ -155,8 +154,9 @@ def reserved_params(func: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(p for p in RESERVED if p in params)
 
 
-def check_binding(func: Callable[..., Any], call: tuple[tuple[Any, ...], dict[str, Any]],
-                  inject: tuple[str, ...]) -> None:
+def check_binding(
+    func: Callable[..., Any], call: tuple[tuple[Any, ...], dict[str, Any]], inject: tuple[str, ...]
+) -> None:
     """Fail at submit time, not on a worker, when an input cannot bind to the function."""
     try:
         sig = inspect.signature(func)

@@ -68,8 +68,9 @@ def _parse(path: Path, job_key: str, data: str) -> Iterator[LogLine]:
             yield LogLine(float(parts[0]), job_key, parts[1], parts[2])
 
 
-def read_logs(job_key: str | None = None, follow: bool = False, stop: Any = None,
-              since: float | None = None) -> Iterator[LogLine]:
+def read_logs(
+    job_key: str | None = None, follow: bool = False, stop: Any = None, since: float | None = None
+) -> Iterator[LogLine]:
     """Lines recorded for ``job_key`` (``executor_id/job_id``) or for every job.
 
     With ``follow``, keep yielding new lines (from files that appear later too) until ``stop``

@@ -145,7 +145,7 @@ def get_result(
     gives ``None``. Raises ``TimeoutError`` if ``timeout`` passes first, naming what is pending.
     """
     futures = _as_list(fs)
-    done, not_done = wait(
+    _done, not_done = wait(
         futures,
         throw_except=throw_except,
         return_when=ALL_COMPLETED,

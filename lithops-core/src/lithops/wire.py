@@ -100,12 +100,17 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _python_minor() -> str:
+    major, minor, _ = platform.python_version_tuple()
+    return f"{major}.{minor}"
+
+
 def hello_message() -> dict[str, Any]:
     return {
         "t": "hello",
         "wire": WIRE_VERSION,
         "lithops": __version__,
-        "python": "%d.%d" % tuple(int(x) for x in platform.python_version_tuple()[:2]),
+        "python": _python_minor(),
         "pid": os.getpid(),
         "host": socket.gethostname(),
     }
@@ -115,14 +120,14 @@ def check_hello(message: dict[str, Any], where: str) -> None:
     """Raise :class:`WireVersionError` unless ``message`` is a compatible ``hello``."""
     if message.get("t") != "hello":
         raise WireVersionError(f"worker at {where} did not greet with a lithops hello message")
-    major = tuple(message.get("wire", (0, 0)))[0]
+    major = next(iter(message.get("wire", (0, 0))))
     if major != WIRE_VERSION[0]:
         raise WireVersionError(
             f"worker at {where} runs lithops {message.get('lithops')} speaking wire format "
             f"{major}.x, this client runs {__version__} speaking {WIRE_VERSION[0]}.x; install the "
             f"same lithops major version on both sides (`lithops clean` removes stale workers)"
         )
-    mine = "%d.%d" % tuple(int(x) for x in platform.python_version_tuple()[:2])
+    mine = _python_minor()
     if message.get("python") != mine:
         raise WireVersionError(
             f"worker at {where} runs Python {message.get('python')}, this client runs Python "

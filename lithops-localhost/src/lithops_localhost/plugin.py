@@ -24,7 +24,6 @@ from lithops.plugins.types import (
     ProvisionRequest,
     RegisterBackend,
 )
-
 from lithops_localhost.engine import WorkerPool
 
 __all__ = [
@@ -69,7 +68,7 @@ class _Router:
     def results(self, records: Sequence[dict[str, Any]]) -> None:
         by_sink: dict[int, tuple[EventSink, list[dict[str, Any]]]] = {}
         for record in records:
-            sink = self._sink(tuple(record["key"]))  # type: ignore[arg-type]
+            sink = self._sink(tuple(record["key"]))
             if sink is not None:
                 by_sink.setdefault(id(sink), (sink, []))[1].append(record)
         for sink, mine in by_sink.values():
@@ -170,8 +169,12 @@ def lithops_provision(request: ProvisionRequest) -> LocalhostHandle | None:
         shared = _pools.get(key)
         if shared is None or shared.pool.closed:
             router = _Router()
-            pool = WorkerPool(size, router, launcher=_launcher(runtime),
-                              where=f"localhost ({runtime or 'python3'})")
+            pool = WorkerPool(
+                size,
+                router,
+                launcher=_launcher(runtime),
+                where=f"localhost ({runtime or 'python3'})",
+            )
             shared = _pools[key] = _SharedPool(pool, router)
     return LocalhostHandle(shared, request.events)
 

@@ -32,8 +32,14 @@ class TinyHandle:
 
 @hookimpl
 def lithops_register_backends(register: Any) -> None:
-    register(BackendInfo(name="tiny", kind=BackendKind.COMPUTE, mode="serverless",
-                         config_keys={"flavour": "ignored"}))
+    register(
+        BackendInfo(
+            name="tiny",
+            kind=BackendKind.COMPUTE,
+            mode="serverless",
+            config_keys={"flavour": "ignored"},
+        )
+    )
 
 
 @hookimpl

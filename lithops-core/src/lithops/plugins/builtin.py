@@ -32,5 +32,10 @@ def lithops_invoke(handle: Any, batch: CallBatch) -> Any:
     finally:
         elapsed = time.time() - start
         batch.extra["host_invoke_time"] = elapsed
-        logger.debug("%s: %d calls handed to %s in %.4f s", batch.job_key, len(batch.calls),
-                     getattr(handle, "backend", "?"), elapsed)
+        logger.debug(
+            "%s: %d calls handed to %s in %.4f s",
+            batch.job_key,
+            len(batch.calls),
+            getattr(handle, "backend", "?"),
+            elapsed,
+        )

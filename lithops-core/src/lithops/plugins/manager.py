@@ -139,7 +139,8 @@ class PluginHost:
         hint = (
             f"install it with `pip install {dist}`"
             if dist
-            else "a third-party backend must be installed as a distribution with a 'lithops' entry point"
+            else "a third-party backend must be installed as a distribution with a "
+            "'lithops' entry point"
         )
         broken = f" (plugins that failed to load: {', '.join(self.broken)})" if self.broken else ""
         raise UnknownBackendError(

@@ -48,8 +48,9 @@ class BackendContract:
         return {"lithops": {"backend": self.backend}}
 
     @pytest.fixture
-    def fexec(self, executor_config: dict[str, Any], tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> Iterator[lithops.FunctionExecutor]:
+    def fexec(
+        self, executor_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[lithops.FunctionExecutor]:
         monkeypatch.setenv("LITHOPS_LOGS_DIR", str(tmp_path / "logs"))
         with lithops.FunctionExecutor(config=executor_config) as executor:
             yield executor
@@ -73,8 +74,13 @@ class BackendContract:
 
     def test_dispatch_hooks_ignore_other_backends(self, executor_config: dict[str, Any]) -> None:
         hook = get_plugin_host().hook
-        request = ProvisionRequest(backend="no-such-backend-xyz", config=executor_config,
-                                   runtime=None, runtime_memory=None, events=None)  # type: ignore[arg-type]
+        request = ProvisionRequest(
+            backend="no-such-backend-xyz",
+            config=executor_config,
+            runtime=None,
+            runtime_memory=None,
+            events=None,
+        )  # type: ignore[arg-type]
         assert hook.lithops_provision(request=request) is None
         batch = CallBatch(job_key="x/M000", calls=[], message=b"", timeout=None)
         assert hook.lithops_invoke(handle=object(), batch=batch) is None
@@ -111,8 +117,9 @@ class BackendContract:
         assert fexec.call_async(tasks.identity, (blob,)).result(timeout=self.call_deadline) == blob
 
     def test_extra_env_reaches_the_function(self, fexec: Any) -> None:
-        futures = fexec.map(tasks.echo_env, ["LITHOPS_CONTRACT"],
-                            extra_env={"LITHOPS_CONTRACT": "yes"})
+        futures = fexec.map(
+            tasks.echo_env, ["LITHOPS_CONTRACT"], extra_env={"LITHOPS_CONTRACT": "yes"}
+        )
         assert futures.get_result(timeout=self.call_deadline) == ["yes"]
 
     def test_reserved_id_is_the_call_index(self, fexec: Any) -> None:
@@ -123,8 +130,12 @@ class BackendContract:
         futures = fexec.map(tasks.identity, range(3))
         futures.get_result(timeout=self.call_deadline)
         for f in futures:
-            for name in ("worker_func_start_tstamp", "worker_func_end_tstamp",
-                         "host_submit_tstamp", "host_status_done_tstamp"):
+            for name in (
+                "worker_func_start_tstamp",
+                "worker_func_end_tstamp",
+                "host_submit_tstamp",
+                "host_status_done_tstamp",
+            ):
                 assert name in f.stats, name
 
     # -- optional capabilities ----------------------------------------------------------------
@@ -158,8 +169,9 @@ class BackendContract:
         self.require("logs")
         future = fexec.call_async(tasks.print_lines, (2,))
         future.result(timeout=self.call_deadline)
-        request = LogRequest(backend=self.backend, config=fexec.config,
-                             job_key=future.job_key, follow=False)
+        request = LogRequest(
+            backend=self.backend, config=fexec.config, job_key=future.job_key, follow=False
+        )
         deadline = time.monotonic() + 5
         while True:
             lines = list(get_plugin_host().hook.lithops_stream_logs(request=request) or [])

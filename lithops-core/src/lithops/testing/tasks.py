@@ -45,7 +45,7 @@ def echo_env(name: str) -> str | None:
     return os.environ.get(name)
 
 
-def with_id(x: Any, id: int) -> tuple[Any, int]:  # noqa: A002 - lithops' reserved name
+def with_id(x: Any, id: int) -> tuple[Any, int]:  # lithops' reserved name
     return x, id
 
 

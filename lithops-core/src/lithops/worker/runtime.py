@@ -145,8 +145,9 @@ def _qualname(exc: BaseException) -> str:
 
 
 def _error_record(key: Any, exc: BaseException, tb: str) -> dict[str, Any]:
+    payload: bytes | None
     try:
-        payload: bytes | None = cloudpickle.dumps(exc)
+        payload = cloudpickle.dumps(exc)
         pickle.loads(payload)  # an exception that pickles but cannot unpickle is common
     except Exception:
         payload = None
@@ -202,11 +203,15 @@ def run_batch(
     try:
         func = functions.get(message["func_key"], message.get("func"))
     except Exception as exc:
-        err = exc if isinstance(exc, SerializationError) else SerializationError(
-            f"the function of job {job_key} could not be unpickled on the worker: "
-            f"{type(exc).__name__}: {exc}. Is the module it lives in importable there? "
-            f"(see include_modules)",
-            job_key,
+        err = (
+            exc
+            if isinstance(exc, SerializationError)
+            else SerializationError(
+                f"the function of job {job_key} could not be unpickled on the worker: "
+                f"{type(exc).__name__}: {exc}. Is the module it lives in importable there? "
+                f"(see include_modules)",
+                job_key,
+            )
         )
         for call_id in calls:
             emit(_error_record((job_key, call_id), err, traceback.format_exc()))
@@ -230,14 +235,24 @@ def run_batch(
     saved_env = {k: os.environ.get(k) for k in env}
     os.environ.update({k: str(v) for k, v in env.items()})
     try:
-        for call_id, (args, kwargs) in zip(calls, arguments):
+        for call_id, (args, kwargs) in zip(calls, arguments, strict=True):
             key = (job_key, call_id)
             if cancelled is not None and key in cancelled:
                 cancelled.discard(key)
                 emit({"key": key, "ok": False, "cancelled": True})
                 continue
-            emit(_run_one(func, key, args, kwargs, {**ctx, "call_id": call_id}, received,
-                          capture, on_start))
+            emit(
+                _run_one(
+                    func,
+                    key,
+                    args,
+                    kwargs,
+                    {**ctx, "call_id": call_id},
+                    received,
+                    capture,
+                    on_start,
+                )
+            )
             _process_started = True
     finally:
         for k, v in saved_env.items():
@@ -311,4 +326,3 @@ def _run_one(
     record["stats"] = stats
     record["output"] = output
     return record
-

@@ -1,4 +1,4 @@
-"""A worker process's main loop: wire frames in on one stream, results and log lines out on another."""
+"""A worker process's main loop: wire frames in on one stream, results and logs out on another."""
 
 from __future__ import annotations
 
