@@ -11,6 +11,7 @@ import concurrent.futures
 import logging
 import math
 import pickle
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from lithops.future import CallState, ResponseFuture, attach_remote_traceback
 from lithops.job import Job
 from lithops.plugins.types import CallBatch, CallKey
 
-__all__ = ["RemoteError", "Scheduler", "follow_exported"]
+__all__ = ["RemoteError", "Scheduler", "follow_exported", "stragglers"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,30 @@ LARGE_BATCH_BYTES = 4 << 20
 #: Upper bound of calls per message: keeps first results flowing on huge maps.
 MAX_BATCH_CALLS = 512
 
+# Speculative backups (``map(..., backups=True)``), Cubed's rule: in a job of at least
+# BACKUP_MIN_CALLS calls with at least BACKUP_MIN_DONE_FRACTION of them done, a call running
+# longer than BACKUP_SLOW_FACTOR times the median duration of the finished ones gets one copy.
+BACKUP_MIN_CALLS = 10
+BACKUP_MIN_DONE_FRACTION = 0.5
+BACKUP_SLOW_FACTOR = 3.0
+#: Never back up a call younger than this: stopping the loser costs a worker restart (a
+#: fraction of a second), so copies of sub-second calls would only burn workers.
+BACKUP_MIN_RUNNING_S = 1.0
+#: How often running calls of backup-enabled jobs are compared with their finished peers.
+BACKUP_CHECK_INTERVAL = 0.1
+
 
 class _Call:
-    __slots__ = ("args", "future", "job", "started")
+    __slots__ = ("args", "backups", "duration", "future", "inflight", "job", "started")
 
     def __init__(self, job: Job, future: ResponseFuture, args: Any) -> None:
         self.job = job
         self.future = future
         self.args = args
-        self.started = 0.0
+        self.started = 0.0  # time.monotonic() when a worker reported it running; 0: not yet
+        self.duration: float | None = None  # start to outcome, once finished
+        self.inflight = 0  # copies handed to the backend without an outcome yet
+        self.backups = 0  # speculative copies launched
 
 
 class Scheduler:
@@ -66,18 +82,27 @@ class Scheduler:
         self.progress = threading.Condition(self._lock)
         self._calls: dict[CallKey, _Call] = {}
         self._exported: dict[CallKey, Callable[[ResponseFuture], None]] = {}
+        self._backup_jobs: dict[str, list[_Call]] = {}
+        self._backup_thread: threading.Thread | None = None
 
     # -- submitting -----------------------------------------------------------------------------
 
     def submit(self, job: Job, futures: list[ResponseFuture]) -> None:
         now = time.time()
         with self._lock:
-            for future, args in zip(futures, job.arguments):
+            for future, args in zip(futures, job.arguments, strict=True):
                 future._scheduler = self
                 future.stats["host_job_create_tstamp"] = job.host_job_create_tstamp
                 future.stats["host_job_serialize_time"] = job.host_job_serialize_time
                 future.stats["host_submit_tstamp"] = now
                 self._calls[future.key] = _Call(job, future, args)
+            if job.backups and len(futures) >= BACKUP_MIN_CALLS:
+                self._backup_jobs[job.job_key] = [self._calls[f.key] for f in futures]
+                if self._backup_thread is None:
+                    self._backup_thread = threading.Thread(
+                        target=self._watch_stragglers, name="lithops-backups", daemon=True
+                    )
+                    self._backup_thread.start()
         self._dispatch(job, futures)
 
     def _dispatch(self, job: Job, futures: list[ResponseFuture]) -> None:
@@ -135,6 +160,7 @@ class Scheduler:
         )
         with self._lock:
             for f in futures:
+                self._calls[f.key].inflight += 1
                 if f.call_state == CallState.PENDING:
                     f.call_state = CallState.DISPATCHED
         try:
@@ -152,11 +178,21 @@ class Scheduler:
         now = time.time()
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
+        losers: list[CallKey] = []
         for record in records:
             key = tuple(record["key"])
-            call = self._calls.get(key)  # type: ignore[arg-type]
-            if call is None or call.future.call_state.terminal:
-                continue  # a late result of a cancelled call or of a retry's loser
+            call = self._calls.get(key)
+            if call is None:
+                continue
+            call.inflight -= 1
+            if call.future.call_state.terminal:
+                continue  # a late result of a cancelled call or of a backup's loser
+            if not record["ok"] and self._other_copy_running(call):
+                continue  # this copy failed; the outcome is the other copy's
+            if call.backups and call.inflight > 0:
+                losers.append(call.future.key)
+            if call.started:
+                call.duration = time.monotonic() - call.started
             future = call.future
             future.stats.update(record.get("stats") or {})
             future.stats["host_status_done_tstamp"] = now
@@ -165,27 +201,33 @@ class Scheduler:
                 try:
                     value = pickle.loads(record["value"])
                 except Exception as exc:
-                    finished.append((future, CallState.FAILED, None, SerializationError(
+                    error = SerializationError(
                         f"the result of call {future.job_key}/{future.call_id} could not be "
                         f"unpickled on the client: {type(exc).__name__}: {exc}",
-                        future.job_key, future.call_id)))
+                        *future.key,
+                    )
+                    finished.append((future, CallState.FAILED, None, error))
                     continue
                 finished.append((future, CallState.SUCCESS, value, None))
             else:
-                error = _rebuild_error(record)
+                error = _rebuild_error(record, future)
                 if self._should_retry(call, error):
                     retry.append(call)
                 else:
                     finished.append((future, CallState.FAILED, None, error))
         self._finish_many(finished)
         self._retry(retry)
+        self._stop_losers(losers)
 
     def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
         for key in keys:
             call = self._calls.get(tuple(key))  # type: ignore[arg-type]
-            if call is None or call.future.call_state.terminal:
+            if call is None:
+                continue
+            call.inflight -= 1
+            if call.future.call_state.terminal or self._other_copy_running(call):
                 continue
             if isinstance(error, concurrent.futures.CancelledError):
                 finished.append((call.future, CallState.CANCELLED, None, None))
@@ -205,16 +247,25 @@ class Scheduler:
         for key in keys:
             call = self._calls.get(tuple(key))  # type: ignore[arg-type]
             if call is not None and not call.future.call_state.terminal:
+                call.inflight -= 1  # the backend gave it back unrun: dispatched anew below
                 by_job.setdefault(call.job.job_key, []).append(call.future)
         for futures in by_job.values():
             self._dispatch(self._calls[futures[0].key].job, futures)
 
     def running(self, key: CallKey, since: float, where: str) -> None:
         call = self._calls.get(tuple(key))  # type: ignore[arg-type]
-        if call is not None and not call.future.call_state.terminal:
+        if call is None:
+            return
+        with self._lock:  # never overwrite a terminal state claimed meanwhile
+            if call.future.call_state.terminal:
+                return
             call.future.call_state = CallState.RUNNING
             call.future.activation_id = where
-            call.started = since
+            if not call.started:
+                # The client's clock, not ``since``: a remote host's clock may be skewed, and
+                # straggler detection compares this with other calls' durations.
+                call.started = time.monotonic()
+                call.future.stats.setdefault("host_running_tstamp", time.time())
 
     def log(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
         if self._on_log is not None:
@@ -226,8 +277,9 @@ class Scheduler:
         keys = [f.key for f in futures if not f.call_state.terminal]
         if not keys:
             return all(f.cancelled() for f in futures)
-        self._finish_many([(f, CallState.CANCELLED, None, None) for f in futures
-                           if not f.call_state.terminal])
+        self._finish_many(
+            [(f, CallState.CANCELLED, None, None) for f in futures if not f.call_state.terminal]
+        )
         try:
             self._cancel(keys)
         except Exception as exc:
@@ -243,10 +295,12 @@ class Scheduler:
 
     def _retry(self, calls: list[_Call]) -> None:
         for call in calls:
+            call.started, call.duration = 0.0, None
             call.future.attempts += 1
             call.future.stats["retries"] = call.future.attempts
-            logger.info("retrying call %s/%s (attempt %d)", *call.future.key,
-                        call.future.attempts + 1)
+            logger.info(
+                "retrying call %s/%s (attempt %d)", *call.future.key, call.future.attempts + 1
+            )
             self._dispatch(call.job, [call.future])
 
     def _finish_many(
@@ -263,6 +317,47 @@ class Scheduler:
                 exporter(future)
         with self.progress:
             self.progress.notify_all()
+
+    # -- speculative backups -------------------------------------------------------------------
+
+    @staticmethod
+    def _other_copy_running(call: _Call) -> bool:
+        """A backed-up call whose other copy may still succeed: one copy's failure waits."""
+        return call.backups > 0 and call.inflight > 0
+
+    def _watch_stragglers(self) -> None:
+        while True:
+            time.sleep(BACKUP_CHECK_INTERVAL)
+            launches: list[_Call] = []
+            with self._lock:
+                now = time.monotonic()
+                for job_key, calls in list(self._backup_jobs.items()):
+                    due = stragglers(calls, now)
+                    if due is None:
+                        del self._backup_jobs[job_key]
+                        continue
+                    for call in due:
+                        call.backups += 1
+                        launches.append(call)
+                idle = not self._backup_jobs
+                if idle:
+                    self._backup_thread = None
+            for call in launches:
+                call.future.stats["backups"] = call.backups
+                call.future.stats["host_backup_tstamp"] = time.time()
+                logger.info("call %s/%s is a straggler: launching a backup copy", *call.future.key)
+                self._send(call.job, [call.future])
+            if idle:
+                return
+
+    def _stop_losers(self, keys: list[CallKey]) -> None:
+        """The first copy of a backed-up call won: stop the others on the backend."""
+        if not keys:
+            return
+        try:
+            self._cancel(keys)
+        except Exception as exc:
+            logger.warning("the backend could not stop the losing copies of %s: %s", keys, exc)
 
     # -- futures travelling to other processes ------------------------------------------------
 
@@ -299,7 +394,22 @@ def _argument_error(future: ResponseFuture, args: Any, exc: Exception) -> Serial
     )
 
 
-def _rebuild_error(record: dict[str, Any]) -> BaseException:
+def stragglers(calls: Sequence[_Call], now: float) -> list[_Call] | None:
+    """Calls of one job due a backup copy at ``now`` (monotonic); ``None`` once all are done."""
+    running = [c for c in calls if not c.future.call_state.terminal]
+    if not running:
+        return None
+    finished = [c.duration for c in calls if c.duration is not None]
+    done = len(calls) - len(running)
+    if len(calls) < BACKUP_MIN_CALLS or done < BACKUP_MIN_DONE_FRACTION * len(calls):
+        return []
+    if not finished:
+        return []
+    limit = max(BACKUP_SLOW_FACTOR * statistics.median(finished), BACKUP_MIN_RUNNING_S)
+    return [c for c in running if c.started and not c.backups and now - c.started > limit]
+
+
+def _rebuild_error(record: dict[str, Any], future: ResponseFuture) -> BaseException:
     error: BaseException | None = None
     if record.get("error") is not None:
         try:
@@ -308,6 +418,13 @@ def _rebuild_error(record: dict[str, Any]) -> BaseException:
             error = None
     if not isinstance(error, BaseException):
         error = RemoteError(f"{record.get('exc_type')}: {record.get('exc_msg')}")
+    if not isinstance(error, CallError):
+        # The user's own exception keeps its type and message; the note (shown under its
+        # traceback) says which call raised it.
+        try:
+            error.add_note(f"raised by lithops call {future.job_key}/{future.call_id}")
+        except Exception:
+            pass
     return attach_remote_traceback(error, record.get("traceback") or "")
 
 
@@ -316,4 +433,6 @@ class RemoteError(Exception):
 
 
 def follow_exported(future: ResponseFuture, remote: Any) -> None:
-    raise SerializationError("this lithops version cannot follow a pending future it did not create")
+    raise SerializationError(
+        "this lithops version cannot follow a pending future it did not create"
+    )

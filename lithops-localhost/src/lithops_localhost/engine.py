@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import cloudpickle
+
 from lithops import wire
 from lithops.errors import (
     BackendUnavailableError,
@@ -26,7 +27,6 @@ from lithops.errors import (
     WorkerLostError,
 )
 from lithops.plugins.types import CallBatch, CallKey, EventSink
-
 from lithops_localhost.launcher import Launcher, SubprocessLauncher, WorkerProcess
 
 __all__ = ["WorkerPool"]
@@ -212,6 +212,10 @@ class WorkerPool:
                 w.write(batch.message)
             except (OSError, ValueError):
                 w.proc.kill()  # the reader sees EOF and re-queues the batch
+                continue
+            # The first call of a batch starts as soon as the worker reads it; the scheduler
+            # needs start times to spot stragglers.
+            self._events.running(batch.calls[0], w.running_since, w.proc.where)
 
     def _read_loop(self, w: _Worker) -> None:
         try:
@@ -229,7 +233,7 @@ class WorkerPool:
                 if kind == "results":
                     self._on_results(w, message)
                 elif kind == "log":
-                    self._events.log(tuple(message["key"]), message["lines"])  # type: ignore[arg-type]
+                    self._events.log(tuple(message["key"]), message["lines"])
         except Exception as exc:
             if not w.greeted:
                 with self._lock:
@@ -253,11 +257,14 @@ class WorkerPool:
             else:
                 w.running_since = now
             writes: list[tuple[_Worker, CallBatch]] = []
+            started = (w.pending[0], w.running_since) if w.pending else None
             if not w.pending:
                 w.batch = None
                 writes = self._dispatch_locked()
+        if started is not None:
+            self._events.running(started[0], started[1], w.proc.where)
         if cancelled:
-            self._events.lost(cancelled, concurrent.futures.CancelledError())  # type: ignore[arg-type]
+            self._events.lost(cancelled, concurrent.futures.CancelledError())
             records = [r for r in records if not r.get("cancelled")]
         if records:
             self._events.results(records)
