@@ -201,7 +201,7 @@ class Scheduler:
                 try:
                     value = pickle.loads(record["value"])
                 except Exception as exc:
-                    error = SerializationError(
+                    error: BaseException = SerializationError(
                         f"the result of call {future.job_key}/{future.call_id} could not be "
                         f"unpickled on the client: {type(exc).__name__}: {exc}",
                         *future.key,
