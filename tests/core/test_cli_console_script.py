@@ -8,6 +8,7 @@ import queue
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -55,6 +56,19 @@ def test_console_script_prints_the_version(
     lithops_script: str, env: dict[str, str], tmp_path: Path
 ) -> None:
     proc = run(lithops_script, env, tmp_path, "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"lithops {__version__}"
+
+
+def test_python_dash_m_runs_the_same_cli(env: dict[str, str], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lithops.cli", "--version"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"lithops {__version__}"
 
