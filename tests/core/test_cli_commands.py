@@ -305,3 +305,18 @@ def test_missing_config_file_is_a_usage_error(host: PluginHost, isolated: Path) 
     result = run(host, "-c", str(isolated / "nope.yaml"), "backends")
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_an_empty_config_file_given_with_c_is_used_not_the_home_one(
+    host: PluginHost, isolated: Path
+) -> None:
+    (isolated / ".lithops").mkdir()
+    (isolated / ".lithops" / "config").write_text(yaml.safe_dump({"lithops": {"storage": "nope"}}))
+    empty = isolated / "empty.yaml"
+    empty.write_text("")
+    # the home file is read by default...
+    assert "unknown storage backend 'nope'" in run(host, "storage", "list", "bk").output
+    # ...but not when -c names a file, even an empty one
+    result = run(host, "storage", "list", "bk", "-c", str(empty))
+    assert "nope" not in result.output
+    assert "localhost storage" in result.output  # the bucket does not exist there yet

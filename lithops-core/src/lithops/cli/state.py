@@ -36,14 +36,6 @@ class CliState:
 
         return get_plugin_host()
 
-    def config_data(self) -> dict[str, Any] | None:
-        """The ``-c`` file's contents (``None``: the default lookup applies)."""
-        if not self.config_file:
-            return None
-        from lithops.config import load_yaml_config
-
-        return load_yaml_config(self.config_file)
-
     def executor_config(self) -> dict[str, Any]:
         """The config a ``FunctionExecutor`` built from these options runs with."""
         from lithops.config import resolve_executor_config
@@ -65,9 +57,16 @@ class CliState:
 
     def make_storage(self) -> Any:
         """A ``lithops.Storage`` over the selected storage backend."""
+        from lithops.config import default_storage_config
         from lithops.storage import Storage
 
-        return Storage(config=self.config_data(), backend=self.storage)
+        # Read -c here: Storage takes a dict, and an empty dict would mean "use the default file".
+        config = (
+            default_storage_config(config_file=self.config_file, backend=self.storage)
+            if self.config_file
+            else None
+        )
+        return Storage(config=config, backend=self.storage)
 
 
 pass_state = click.make_pass_decorator(CliState, ensure=True)
