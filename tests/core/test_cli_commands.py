@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,16 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.delenv("LITHOPS_CONFIG_FILE", raising=False)
     monkeypatch.delenv("LITHOPS_CONFIG", raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def lithops_logger_restored() -> Iterator[logging.Logger]:
+    """The CLI configures the ``lithops`` logger; give other tests theirs back."""
+    logger = logging.getLogger("lithops")
+    level, handlers = logger.level, list(logger.handlers)
+    yield logger
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
 
 
 @pytest.fixture
@@ -320,3 +331,21 @@ def test_an_empty_config_file_given_with_c_is_used_not_the_home_one(
     result = run(host, "storage", "list", "bk", "-c", str(empty))
     assert "nope" not in result.output
     assert "localhost storage" in result.output  # the bucket does not exist there yet
+
+
+def test_debug_option_shows_lithops_debug_logs_on_stderr(
+    host: PluginHost, lithops_logger_restored: logging.Logger
+) -> None:
+    class Noisy:
+        @hookimpl
+        def lithops_cli_commands(self, cli: click.Group) -> None:
+            @cli.command("noisy")
+            def noisy() -> None:
+                logging.getLogger("lithops.noisy").debug("details only with -d")
+
+    host.register_module(Noisy(), name="noisy", distribution="lithops-noisy")
+    quiet = run(host, "noisy")
+    assert "details only with -d" not in quiet.output
+    loud = CliRunner().invoke(build_cli(host), ["-d", "noisy"])
+    assert "DEBUG lithops.noisy: details only with -d" in loud.output
+    assert lithops_logger_restored.level == logging.DEBUG

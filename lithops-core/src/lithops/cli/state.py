@@ -72,14 +72,27 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState, ensure=True)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test runners swap it)."""
+
+    _lithops_cli = True
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def setup_logging(debug: bool) -> None:
     """Lithops' own loggers to stderr: warnings only, everything with ``-d``."""
     logger = logging.getLogger("lithops")
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
-    if not any(getattr(h, "_lithops_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler._lithops_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
 
 
