@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import lithops
 import pytest
+
+import lithops
 from lithops.errors import (
     CallTimeoutError,
     RemoteTraceback,
@@ -294,26 +295,28 @@ def test_whole_wait_timeout_works_from_a_non_main_thread(
 ) -> None:
     pidfile = tmp_path / "pid"
     future = fexec.call_async(record_pid_and_sleep, (str(pidfile),))
-    outcome: dict[str, object] = {}
+    waited: list[tuple[int, int, float]] = []
+    raised: list[tuple[BaseException, float]] = []
 
     def waiter() -> None:
         start = time.monotonic()
         done, not_done = fexec.wait([future], timeout=1)
-        outcome["wait"] = (len(done), len(not_done), time.monotonic() - start)
+        waited.append((len(done), len(not_done), time.monotonic() - start))
         start = time.monotonic()
         try:
             fexec.get_result([future], timeout=1)
         except TimeoutError as exc:
-            outcome["get_result"] = (exc, time.monotonic() - start)
+            raised.append((exc, time.monotonic() - start))
 
     thread = threading.Thread(target=waiter)
     thread.start()
     thread.join(10)
     assert not thread.is_alive()
-    done, not_done, took = outcome["wait"]  # type: ignore[misc]
+    assert waited and raised
+    done, not_done, took = waited[0]
     assert (done, not_done) == (0, 1)
     assert 0.9 <= took < 2.0
-    error, took = outcome["get_result"]  # type: ignore[misc]
+    error, took = raised[0]
     assert not isinstance(error, CallTimeoutError)  # the wait timed out, not the call
     assert future.call_id in str(error)
     assert 0.9 <= took < 2.0
