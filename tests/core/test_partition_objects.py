@@ -23,6 +23,7 @@ from lithops.storage.partition import (
     open_partition,
     parts_per_object,
 )
+from lithops.storage.utils import StorageError
 
 TEXT = b"".join(b"row %03d,%s\n" % (i, b"v" * (i % 17)) for i in range(200))
 
@@ -241,7 +242,7 @@ def http_server():
             },
         )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}", handler
 
@@ -288,7 +289,7 @@ def test_a_server_that_ignores_range_on_get_still_gives_the_right_chunk(http_ser
 
 def test_a_missing_url_fails_at_listing(http_server):
     base, _ = http_server(ranges=True)
-    with pytest.raises(Exception, match="404"):
+    with pytest.raises(StorageError, match="404"):
         expand_obj_calls([{"obj": f"{base}/nothing"}], None, None, None)
 
 

@@ -20,6 +20,7 @@ import fnmatch
 import io
 import os
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -175,9 +176,18 @@ def _content_length(head: Mapping[str, Any], bucket: str, key: str) -> int:
     )
 
 
+def _open_url(request: urllib.request.Request) -> Any:
+    try:
+        return urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT)
+    except (urllib.error.URLError, OSError) as exc:
+        raise StorageError(
+            f"cannot read {request.full_url} ({request.get_method()}): {exc}; check the URL "
+            f"and that the server is reachable from here"
+        ) from exc
+
+
 def _head_url(spec: ObjectSpec) -> FoundObject:
-    request = urllib.request.Request(spec.url, method="HEAD")
-    with urllib.request.urlopen(request, timeout=_HTTP_TIMEOUT) as resp:
+    with _open_url(urllib.request.Request(spec.url, method="HEAD")) as resp:
         length = resp.headers.get("Content-Length")
         ranges = (resp.headers.get("Accept-Ranges") or "").lower()
     size = int(length) if length is not None else None
@@ -225,9 +235,7 @@ def _get_url(url: str, start: int, stop: int | None) -> IO[bytes]:
     headers = {}
     if start or stop is not None:
         headers["Range"] = f"bytes={start}-" + ("" if stop is None else str(stop - 1))
-    resp = urllib.request.urlopen(
-        urllib.request.Request(url, headers=headers), timeout=_HTTP_TIMEOUT
-    )
+    resp = _open_url(urllib.request.Request(url, headers=headers))
     if headers and resp.status != 206:
         # The server ignored the range and sends the whole object: skip to ours.
         left = start
