@@ -79,6 +79,8 @@ class FunctionExecutor:
         )
         self._closed = False
         self._job_stats: list[dict[str, Any]] = []
+        #: map_reduce results whose reducers start late; waited for by wait()/get_result()
+        self._map_reduces: list[tuple[list[ResponseFuture], _Reducers]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -360,13 +362,19 @@ class FunctionExecutor:
             "include_modules": include_modules,
             "exclude_modules": exclude_modules,
         }
-        for members in groups:
+        for index, members in enumerate(groups):
             _when_all(
                 members,
                 functools.partial(
-                    self._start_reducer, members, reduce_function, options, result.reducers
+                    self._start_reducer,
+                    members,
+                    reduce_function,
+                    options,
+                    result.reducers,
+                    index,
                 ),
             )
+        self._map_reduces.append((list(map_futures), result.reducers))
         self.last_call = "map_reduce"
         return result
 
@@ -387,6 +395,7 @@ class FunctionExecutor:
         reduce_function: Callable[..., Any],
         options: dict[str, Any],
         reducers: _Reducers,
+        index: int,
     ) -> None:
         """Runs once every map call of the group is done: reduce their results, or pass the
         first map failure on to the reducer's future."""
@@ -396,7 +405,7 @@ class FunctionExecutor:
                 "R", reduce_function, [([f.result() for f in members],)], **options
             )
             self._run(job, futures)
-            reducers.add(futures[0])
+            reducers.add(index, futures[0])
             return
         future = ResponseFuture(self.executor_id, f"R{failed.job_id}", failed.call_id)
         self.futures.append(future)
@@ -406,7 +415,7 @@ class FunctionExecutor:
             else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
         )
         future._finish(CallState.FAILED, None, error)
-        reducers.add(future)
+        reducers.add(index, future)
 
     # -- waiting -------------------------------------------------------------------------------
 
@@ -423,7 +432,7 @@ class FunctionExecutor:
         **_: Any,
     ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
         """Wait for ``fs`` (default: every future of this executor)."""
-        futures = self._expand(fs if fs is not None else self.futures)
+        futures = self._expand(fs if fs is not None else self.futures, return_when, timeout)
         return wait(
             futures,
             throw_except=throw_except,
@@ -448,9 +457,9 @@ class FunctionExecutor:
         A single result of a ``call_async`` or ``map_reduce`` comes back as the value itself.
         """
         if fs is None:
-            futures = [f for f in self._expand(self.futures) if not f._read]
+            futures = [f for f in self._expand(self.futures, timeout=timeout) if not f._read]
         else:
-            futures = self._expand(fs)
+            futures = self._expand(fs, timeout=timeout)
         results = get_result(
             futures, throw_except=throw_except, timeout=timeout, show_progressbar=show_progressbar
         )
@@ -466,18 +475,34 @@ class FunctionExecutor:
             return results[0]
         return results
 
-    def _expand(self, fs: Any) -> list[ResponseFuture]:
-        """Futures to wait for; a map_reduce's reducers (which start late) included."""
+    def _expand(
+        self, fs: Any, return_when: int = ALL_COMPLETED, timeout: float | None = None
+    ) -> list[ResponseFuture]:
+        """Futures to wait for; a map_reduce's reducers (which start late) included.
+
+        Waiting for all of them (``ALL_COMPLETED``) first waits, within ``timeout``, for the
+        map calls that start the reducers; other ``return_when`` take the reducers started.
+        """
         if isinstance(fs, ResponseFuture):
             return [fs]
-        futures = list(fs)
-        holders = [fs] if isinstance(fs, FuturesList) else []
         if fs is self.futures:
-            return futures  # reducers are appended to self.futures when they start
-        for holder in holders:
-            if holder.reducers is not None:
-                wait(futures, throw_except=False, show_progressbar=False)
-                futures.extend(holder.reducers.wait_started())
+            holders = list(self._map_reduces)
+        elif isinstance(fs, FuturesList) and fs.reducers is not None:
+            holders = [(list(fs), fs.reducers)]
+        else:
+            holders = []
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for maps, reducers in holders:
+            if return_when == ALL_COMPLETED:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                wait(maps, throw_except=False, timeout=left, show_progressbar=False)
+                if all(f.done for f in maps):
+                    reducers.wait_started()
+        if fs is self.futures:
+            return list(self.futures)  # started reducers are in self.futures
+        futures = list(fs)
+        for _, reducers in holders:
+            futures.extend(f for f in reducers.started() if f not in futures)
         return futures
 
     # -- housekeeping --------------------------------------------------------------------------
@@ -512,23 +537,28 @@ class _Reducers:
 
     def __init__(self, expected: int) -> None:
         self.expected = expected
-        self.futures: list[ResponseFuture] = []
+        self._slots: list[ResponseFuture | None] = [None] * expected
         self._lock = threading.Lock()
         self._started = threading.Event()
         if expected == 0:
             self._started.set()
 
-    def add(self, future: ResponseFuture) -> None:
+    def add(self, index: int, future: ResponseFuture) -> None:
+        # Slots keep the reducers in group (object) order, whatever order they start in.
         with self._lock:
-            self.futures.append(future)
-            if len(self.futures) == self.expected:
+            self._slots[index] = future
+            if all(f is not None for f in self._slots):
                 self._started.set()
+
+    def started(self) -> list[ResponseFuture]:
+        with self._lock:
+            return [f for f in self._slots if f is not None]
 
     def wait_started(self) -> list[ResponseFuture]:
         # The map is done when this is called; the reducers start from its last callback.
         if not self._started.wait(60):
             raise RuntimeError("map_reduce: the reducers did not start after the map finished")
-        return list(self.futures)
+        return self.started()
 
 
 def _all_futures(iterdata: Any) -> bool:

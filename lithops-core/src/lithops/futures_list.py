@@ -33,21 +33,25 @@ class FuturesList(list):
         only the last job of a chain produces ``get_result`` output. ``sync`` is accepted for
         compatibility: a chained job always starts from its inputs' finished results here.
         """
-        new = self._executor().map(map_function, list(self), **kwargs)
-        return self._continue_with(new)
+        parents = self._outputs()
+        return self._continue_with(parents, self._executor().map(map_function, parents, **kwargs))
 
     def map_reduce(
         self, map_function: Any, reduce_function: Any, sync: bool = False, **kwargs: Any
     ) -> FuturesList:
         """Chain a ``map_reduce`` over the results of these futures (see :meth:`map`)."""
-        results = self._executor().get_result(list(self), show_progressbar=False)
-        new = self._executor().map_reduce(
-            map_function, [(r,) for r in results], reduce_function, **kwargs
-        )
-        return self._continue_with(new)
+        executor = self._executor()
+        parents = self._outputs()
+        results = executor.get_result(parents, show_progressbar=False)
+        new = executor.map_reduce(map_function, [(r,) for r in results], reduce_function, **kwargs)
+        return self._continue_with(parents, new)
 
-    def _continue_with(self, new: FuturesList) -> FuturesList:
-        for future in self:
+    def _outputs(self) -> list[Any]:
+        """The futures whose results feed the next job: after a map_reduce, its reducers."""
+        return [f for f in self._executor()._expand(self) if f._produce_output]
+
+    def _continue_with(self, parents: list[Any], new: FuturesList) -> FuturesList:
+        for future in parents:
             future._produce_output = False
         self[:] = new
         self.reducers = new.reducers

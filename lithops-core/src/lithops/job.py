@@ -163,7 +163,13 @@ def check_binding(
     except (TypeError, ValueError):
         return
     args, kwargs = call
-    fake = {name: None for name in inject if name not in kwargs}
+    try:
+        given = sig.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        given = {}
+    # ``obj`` comes from the input (positional or keyword); ``id`` and ``storage`` are filled
+    # on the worker, so stand in for them here unless the input already gives them
+    fake = {name: None for name in inject if name != "obj" and name not in given}
     try:
         sig.bind(*args, **kwargs, **fake)
     except TypeError as exc:
