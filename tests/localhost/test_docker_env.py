@@ -41,9 +41,12 @@ def launcher(python_image: str, client: docker.DockerClient) -> Iterator[DockerL
     launcher.close()
 
 
-def _containers_of(client: docker.DockerClient) -> list[Any]:
+def _containers_of(client: docker.DockerClient, launcher: DockerLauncher) -> list[Any]:
+    """The launcher's container, if it exists (other tests' warm pools may share the engine)."""
+    assert launcher.container_name, "the launcher never created its container"
     return client.containers.list(
-        all=True, filters={"label": f"lithops.client_pid={os.getpid()}", "name": "lithops-rt-"}
+        all=True,
+        filters={"label": f"lithops.client_pid={os.getpid()}", "name": launcher.container_name},
     )
 
 
@@ -65,7 +68,16 @@ def _read_all(stream: io.BufferedReader, deadline_s: float = 30.0) -> bytes:
 
 @pytest.mark.parametrize(
     "runtime",
-    ["python3", "python", "python3.11", "pypy3", sys.executable, "/no/such/python3"],
+    [
+        "python3",
+        "python",
+        "python3.11",
+        "pypy3",
+        sys.executable,
+        "/no/such/python3",
+        "./venv/bin/python",
+        "~/venv/bin/python",
+    ],
 )
 def test_interpreter_runtimes_run_in_the_default_environment(runtime: str) -> None:
     assert not is_docker_image(runtime)
@@ -78,6 +90,7 @@ def test_relative_path_to_an_existing_interpreter_is_not_an_image(
     (tmp_path / "venv" / "bin" / "python").write_text("")
     monkeypatch.chdir(tmp_path)
     assert not is_docker_image("venv/bin/python")
+    assert is_docker_image("venv/bin/nothing-here")
 
 
 @pytest.mark.parametrize(
@@ -117,7 +130,7 @@ def test_workers_share_one_container(launcher: DockerLauncher, client: Any) -> N
     first, second = launcher.start({}), launcher.start({})
     pids = {wire.decode(wire.read_frame(w.stdout) or b"")["pid"] for w in (first, second)}
     assert len(pids) == 2
-    assert [c.id for c in _containers_of(client)] == [launcher.container_id]
+    assert [c.id for c in _containers_of(client, launcher)] == [launcher.container_id]
 
 
 def test_worker_runs_inside_the_image_with_the_env_it_was_given(
@@ -261,7 +274,7 @@ def test_image_without_the_interpreter_is_unavailable(
     with pytest.raises(BackendUnavailableError, match="python9"):
         launcher.start({})
     launcher.close()
-    assert not _containers_of(client)
+    assert not _containers_of(client, launcher)
 
 
 def test_closed_launcher_refuses_to_start(launcher: DockerLauncher) -> None:
@@ -282,7 +295,7 @@ def test_close_leaves_no_container_behind(python_image: str, client: docker.Dock
     assert container.labels["lithops.client_pid"] == str(os.getpid())
     launcher.close()
     launcher.close()
-    assert not _containers_of(client)
+    assert not _containers_of(client, launcher)
     assert _read_all(worker.stdout, deadline_s=10) == b""
 
 
@@ -386,7 +399,7 @@ def test_worker_pool_runs_batches_in_the_container(
     assert sink.lost_calls == []
     values = sorted(pickle.loads(r["value"]) for r in sink.records)
     assert values == [(x * x, True, "bookworm") for x in range(1, 7)]
-    assert not _containers_of(client)
+    assert not _containers_of(client, launcher)
 
 
 def test_call_timeout_kills_the_worker_in_the_container(
@@ -462,3 +475,47 @@ def test_a_client_killed_with_sigkill_leaves_no_container(
             break
         time.sleep(0.2)
     assert not engine.containers.list(all=True, filters={"id": container_id})
+
+
+def test_failed_pull_is_unavailable_and_says_why(client: docker.DockerClient) -> None:
+    # A registry on a closed local port: the engine's pull fails at once, without egress.
+    image = "127.0.0.1:9/lithops-test/absent:1"
+    launcher = DockerLauncher(image, client=client, pull=True)
+    with pytest.raises(BackendUnavailableError, match="pulling it failed") as info:
+        launcher.start({})
+    assert image in str(info.value)
+    launcher.close()
+
+
+@pytest.fixture(scope="module")
+def bullseye_image(docker_engine: Any) -> str:
+    from testbed import TestbedUnavailable, ensure_python_image
+
+    try:
+        return ensure_python_image(docker_engine, "bullseye")
+    except TestbedUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"testbed component unavailable in CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
+def test_image_with_another_python_minor_is_refused(
+    bullseye_image: str, client: docker.DockerClient
+) -> None:
+    launcher = DockerLauncher(bullseye_image, client=client)
+    with pytest.raises(BackendUnavailableError, match=r"runs Python 3\.9") as info:
+        launcher.start({})
+    assert f"Python {MINE}" in str(info.value)
+    launcher.close()
+    assert not _containers_of(client, launcher)
+
+
+def test_image_without_python_is_unavailable(
+    busybox_image: str, client: docker.DockerClient
+) -> None:
+    launcher = DockerLauncher(busybox_image, client=client)
+    with pytest.raises(BackendUnavailableError, match="python3") as info:
+        launcher.start({})
+    assert busybox_image in str(info.value)
+    launcher.close()
+    assert not _containers_of(client, launcher)

@@ -8,8 +8,8 @@ the container through the engine API, never bind-mounted, so a remote engine wor
 Which runtimes are images (:func:`is_docker_image`): a runtime naming a Python interpreter runs in
 the default environment; anything else is a Docker image.
 
-* an absolute path (``/usr/bin/python3``, ``/opt/venv/bin/python``): an interpreter;
-* a path that exists on this machine (``./venv/bin/python``): an interpreter;
+* a path (``/usr/bin/python3``, ``./venv/bin/python``, ``~/venv/bin/python``), or any name of an
+  existing file: an interpreter;
 * a bare name that looks like an interpreter (``python3``, ``python3.11``, ``pypy3``), with no
   ``/`` and no ``:``: an interpreter, looked up on ``PATH``;
 * anything else (``python:3.11-slim``, ``myorg/runtime``, ``lithops-py311``): a Docker image.
@@ -93,7 +93,9 @@ log = logging.getLogger(__name__)
 
 def is_docker_image(runtime: str) -> bool:
     """Whether the localhost ``runtime`` setting names a Docker image (see the module docs)."""
-    if os.path.isabs(runtime) or ("/" in runtime and os.path.exists(runtime)):
+    # Image references never start with these, so a path typo is reported as a missing
+    # interpreter rather than as a missing image.
+    if runtime.startswith(("/", "./", "../", "~")) or os.path.exists(runtime):
         return False
     return not ("/" not in runtime and ":" not in runtime and _INTERPRETER_NAME.match(runtime))
 
@@ -172,13 +174,15 @@ class DockerWorkerProcess:
 class DockerLauncher:
     """Starts worker processes inside one container of ``image`` (the ``Launcher`` protocol).
 
-    :param image: an image already on the engine; it needs ``sh`` and ``python`` with the client's
-        Python major.minor. Never pulled implicitly.
+    :param image: an image on the engine; it needs ``sh`` and ``python`` with the client's
+        Python major.minor.
     :param client: a docker SDK client; default ``docker.from_env()`` (honours ``DOCKER_HOST``).
     :param python: the interpreter in the image that runs the workers.
     :param network_mode: ``"host"`` lets functions reach the engine host's 127.0.0.1 services;
         ``None`` keeps the engine's default network. Host mode falls back to the default when the
         engine refuses it.
+    :param pull: pull ``image`` when the engine lacks it (Lithops' ``pull_runtime``); off by
+        default, so a typo never downloads an unexpected image.
     :param packages: what to ship into the container for ``python -m lithops.worker``.
     :param worker_argv: the worker command (default ``[python, "-m", "lithops.worker"]``).
     """
@@ -190,12 +194,14 @@ class DockerLauncher:
         python: str = "python3",
         *,
         network_mode: str | None = "host",
+        pull: bool = False,
         packages: Sequence[str] = WORKER_PACKAGES,
         worker_argv: Sequence[str] | None = None,
     ) -> None:
         self.image = image
         self.python = python
         self.network_mode = network_mode
+        self.pull = pull
         self.packages = tuple(packages)
         self.worker_argv = list(worker_argv or [python, "-m", "lithops.worker"])
         self._client = client
@@ -209,7 +215,13 @@ class DockerLauncher:
 
     @property
     def container_id(self) -> str | None:
+        """The container's id while it exists (after the first ``start``, until ``close``)."""
         return self._container.id if self._container is not None else None
+
+    @property
+    def container_name(self) -> str:
+        """``lithops-rt-<pid>-<random>`` once the first ``start`` created the container."""
+        return self._container_name
 
     def start(self, env: Mapping[str, str]) -> DockerWorkerProcess:
         """One new worker process, as an exec in this launcher's container."""
@@ -315,14 +327,19 @@ class DockerLauncher:
 
         try:
             client.images.get(self.image)
+            present = True
         except docker.errors.ImageNotFound:
-            raise BackendUnavailableError(
-                f"Docker image {self.image!r} is not on the engine; lithops never pulls "
-                f"implicitly: `docker pull {self.image}` or build it "
-                f"(`docker build -t {self.image} .`), or set the runtime to another image"
-            )
+            present = False
         except Exception as error:
             raise self._engine_error(f"cannot inspect image {self.image!r}", error)
+        if not present and not self.pull:
+            raise BackendUnavailableError(
+                f"Docker image {self.image!r} is not on the engine; lithops pulls only when "
+                f"asked (localhost `pull_runtime: true`): `docker pull {self.image}` or build "
+                f"it (`docker build -t {self.image} .`), or set the runtime to another image"
+            )
+        if not present:
+            self._pull(client)
         self._container_name = f"lithops-rt-{os.getpid()}-{secrets.token_hex(4)}"
         options: dict[str, Any] = {
             "entrypoint": [self.python, "-c", _KEEPER],
@@ -389,6 +406,18 @@ class DockerLauncher:
             raise BackendUnavailableError(
                 f"cannot start a container of image {self.image!r}: {error}; {hint}"
             )
+
+    def _pull(self, client: docker.DockerClient) -> None:
+        began = time.monotonic()
+        try:
+            client.images.pull(self.image)
+        except Exception as error:
+            raise BackendUnavailableError(
+                f"Docker image {self.image!r} is not on the engine and pulling it failed: "
+                f"{error}; check the image name and the engine's access to its registry "
+                f"(`docker login`), or build it (`docker build -t {self.image} .`)"
+            )
+        log.info("pulled %s in %.1fs", self.image, time.monotonic() - began)
 
     def _take_lease(self, client: docker.DockerClient, container: Any) -> ExecStream:
         """Tie the container's life to this process, however it ends (even SIGKILL).
