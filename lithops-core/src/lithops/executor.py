@@ -18,9 +18,16 @@ from lithops.job import Job, build_calls, reserved_params, serialize_function
 from lithops.logs import LogRecorder
 from lithops.plugins.types import BackendKind, CallBatch, CallKey, ProvisionRequest
 from lithops.scheduler import Scheduler
-from lithops.wait import ALL_COMPLETED, get_result, wait
+from lithops.storage.storage import SESSION_ID_ENV, TEMP_PREFIX
+from lithops.wait import ALL_COMPLETED, ALWAYS, get_result, wait
 
-__all__ = ["FunctionExecutor", "LocalhostExecutor", "ServerlessExecutor", "StandaloneExecutor"]
+__all__ = [
+    "FunctionExecutor",
+    "LocalhostExecutor",
+    "ServerlessExecutor",
+    "StandaloneExecutor",
+    "clean_all",
+]
 
 logger = logging.getLogger("lithops")
 
@@ -182,7 +189,9 @@ class FunctionExecutor:
             arguments=calls,
             inject=inject,
             timeout=timeout if timeout is not None else lithops_cfg.get("execution_timeout"),
-            extra_env=dict(extra_env or {}),
+            # cloud objects the function puts without a key go under its job's prefix,
+            # which clean() deletes
+            extra_env={SESSION_ID_ENV: f"{self.executor_id}/{job_id}", **(extra_env or {})},
             runtime_memory=runtime_memory,
             chunksize=chunksize,
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
@@ -516,8 +525,39 @@ class FunctionExecutor:
         force: bool = False,
         **_: Any,
     ) -> None:
-        """Remove temporary data of this executor's jobs (no results are kept in storage
-        here, so this only drops local log files when ``force`` is set)."""
+        """Delete temporary data, as Lithops does.
+
+        :param fs: futures whose jobs to clean (default: every job of this executor).
+        :param cs: cloud objects to delete; with ``cs`` and no ``fs`` nothing else is cleaned.
+        :param clean_cloudobjects: delete the cloud objects the functions of finished jobs put
+            without a key (``storage.put_cloudobject(body)``).
+        :param force: clean jobs that are still running too, and the local log files.
+
+        Results never go through storage here, so there is nothing else to delete.
+        """
+        from lithops.storage.utils import StorageNoSuchKeyError
+
+        if cs:
+            for co in cs:
+                try:
+                    self.storage.delete_cloudobject(co)
+                except StorageNoSuchKeyError:
+                    pass
+            if fs is None:
+                return
+        if clean_cloudobjects:
+            wanted = {
+                f.job_key for f in self._expand(fs if fs is not None else self.futures, ALWAYS)
+            }
+            running = {f.job_key for f in self.futures if not f.done}
+            storage = self.storage
+            for job_key in sorted(wanted if force else wanted - running):
+                try:
+                    keys = storage.list_keys(storage.bucket, f"{TEMP_PREFIX}/{job_key}/")
+                    if keys:
+                        storage.delete_objects(storage.bucket, keys)
+                except StorageNoSuchKeyError:
+                    pass
         if force:
             self._logs.remove()
 
@@ -530,6 +570,24 @@ class FunctionExecutor:
         from lithops.plots import plot_futures
 
         return plot_futures(self._expand(fs if fs is not None else self.futures), dst, figsize)
+
+
+def clean_all(config: dict[str, Any] | None = None) -> list[str]:
+    """``lithops clean``: remove what executors left on this machine (recorded logs).
+
+    Jobs keep no results or payloads in storage here, so there is nothing else of the core's
+    to remove; backends add their own clean-up commands through the CLI hook.
+    :returns: the paths removed.
+    """
+    import shutil
+
+    from lithops.logs import logs_dir
+
+    root = logs_dir()
+    if not root.exists():
+        return []
+    shutil.rmtree(root, ignore_errors=True)
+    return [str(root)]
 
 
 class _Reducers:
