@@ -85,6 +85,7 @@ def test_the_descriptor_is_small_and_carries_no_data(storage):
     blob = pickle.dumps(desc)
     assert len(blob) < 1000 and b"row 000" not in blob
     assert desc.storage == storage.worker_descriptor()
+    assert len({desc, pickle.loads(blob)}) == 1  # hashable, equal after the trip
 
 
 def test_the_worker_obj_has_the_lithops_attributes(storage):

@@ -2,7 +2,9 @@
 
 ``Storage()`` talks to the configured storage backend (``lithops.storage`` in the config,
 ``localhost`` by default: files under ``~/.lithops/storage``). Other backends are plugins; see
-:mod:`lithops.storage.backend` for the interface they implement.
+:mod:`lithops.storage.backend` for the interface they implement and
+:mod:`lithops.storage.contract` for the test suite they run. :mod:`lithops.storage.partition`
+splits objects into the chunks that functions with an ``obj`` parameter receive.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import io
 import os.path
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from lithops.errors import LithopsError
@@ -74,7 +74,8 @@ class ObjectPartition:
     stop: int | None
     size: int | None
     newline: str | None
-    storage: Mapping[str, Any] | None = None
+    # Not part of equality/hash: a dict, and the same object whatever storage reads it.
+    storage: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def location(self) -> str:
@@ -183,7 +184,7 @@ def expand_obj_calls(
             spec = obj.spec
             st = storages.get(spec.backend) if spec.kind == "storage" else None
             if obj.size is None or not obj.ranged:
-                ranges: list[tuple[int, int | None]] = [(0, obj.size if obj.ranged else None)]
+                ranges: list[tuple[int, int | None]] = [(0, None)]  # read whole, no ranges
             else:
                 ranges = list(nominal_ranges(obj.size, obj_chunk_size, obj_chunk_number))
             for part, (lo, hi) in enumerate(ranges, start=1):
