@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import lithops
 import pytest
+from standalone_helpers import agent_processes, ssh_config
 
-from conftest import agent_processes, ssh_config
+import lithops
 
 pytestmark = pytest.mark.ssh
 

@@ -6,10 +6,10 @@ import socket
 import time
 from typing import Any
 
-import lithops
 import pytest
+from standalone_helpers import ssh_config
 
-from conftest import ssh_config
+import lithops
 
 pytestmark = pytest.mark.ssh
 

@@ -305,7 +305,8 @@ class Agent:
             orphans = [k for k, s in self.owners.items() if s is session]
             for key in orphans:
                 del self.owners[key]
-            if not self.sessions and not self.owners:
+            # A status probe (never attached) must not extend the agent's life.
+            if session.attached and not self._attached() and not self.owners:
                 self.idle_since = time.monotonic()
         if orphans:
             self._cancel(orphans)
@@ -319,11 +320,14 @@ class Agent:
         with self.lock:
             if self.owners:
                 return self.last_submit + self.hard - now, "hard_dismantle_timeout"
-            if self.sessions:
+            if self._attached():
                 return float("inf"), "client attached"
             if self.dismantle_when_idle:
                 return 0.0, "released with dismantle"
             return self.idle_since + self.soft - now, "soft_dismantle_timeout"
+
+    def _attached(self) -> bool:
+        return any(s.attached for s in self.sessions)
 
     def _tick(self) -> None:
         while not self.stopping.is_set():

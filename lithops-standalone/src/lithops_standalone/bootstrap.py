@@ -62,17 +62,21 @@ def client_python() -> str:
 
 
 def attach_command(tag: str) -> str:
-    """The shell script of the one-round-trip attach (see the module docstring)."""
+    """The shell script of the one-round-trip attach (see the module docstring).
+
+    On a bootstrapped host the relay itself checks the Python version and prints the status
+    line: one interpreter start per attach. Otherwise a one-liner reports the version.
+    """
     want = client_python()
     script = f"""
 d="$HOME/{REMOTE_ROOT}/{tag}"
+if [ -f "$d/.complete" ] && cd "$d"; then
+  PYTHONPATH="$d/lib" exec python3 -S -s -m lithops_standalone.relay --python {want}
+fi
 v=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) ||
   {{ echo "LITHOPS-STATUS nopython"; exit 0; }}
 [ "$v" = "{want}" ] || {{ echo "LITHOPS-STATUS python $v"; exit 0; }}
-[ -f "$d/.complete" ] || {{ echo "LITHOPS-STATUS missing"; exit 0; }}
-cd "$d" || exit 1
-echo "LITHOPS-STATUS ready"
-PYTHONPATH="$d/lib" exec python3 -s -m lithops_standalone.relay
+echo "LITHOPS-STATUS missing"
 """
     return "sh -c " + shlex.quote(script)
 

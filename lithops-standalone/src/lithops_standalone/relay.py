@@ -102,7 +102,14 @@ def _pump(sock: socket.socket) -> None:
                     view = view[os.write(stdout, view) :]
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    # The first stdout line is the attach status (see bootstrap.py); frames follow.
+    want = argv[argv.index("--python") + 1] if "--python" in argv else None
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if want is not None and want != mine:
+        os.write(sys.stdout.fileno(), f"LITHOPS-STATUS python {mine}\n".encode())
+        return
+    os.write(sys.stdout.fileno(), b"LITHOPS-STATUS ready\n")
     sock = connect_or_start()
     try:
         _pump(sock)
@@ -111,4 +118,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,0 +1,73 @@
+"""Agents stop by themselves when nobody uses them, leaving no process on the host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from standalone_helpers import agent_processes, ssh_config, wait_until
+
+import lithops
+
+pytestmark = pytest.mark.ssh
+
+
+def _noop(x: int) -> int:
+    return x
+
+
+def test_agent_dismantles_after_soft_timeout_and_leaves_no_process(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    host = ssh_host_factory()
+    config = ssh_config([host], soft_dismantle_timeout=3)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.get_result(fexec.map(_noop, range(8))) == list(range(8))
+        assert any("lithops_standalone.agent" in p for p in agent_processes(host))
+        assert any("lithops.worker" in p for p in agent_processes(host))
+    released = time.monotonic()
+
+    # Still there before the timeout: the next executor would reuse it.
+    time.sleep(1.0)
+    assert any("lithops_standalone.agent" in p for p in agent_processes(host))
+    assert wait_until(lambda: not agent_processes(host), timeout=10)
+    gone = time.monotonic() - released
+    print(f"no agent process {gone:.1f} s after release (soft_dismantle_timeout 3 s)")
+    assert 3 <= gone <= 6
+    code, _ = host.exec("test -e /home/lithops/.lithops/standalone/*/agent.sock")
+    assert code != 0
+
+
+def test_attached_client_keeps_the_agent_alive_past_the_soft_timeout(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    host = ssh_host_factory()
+    config = ssh_config([host], soft_dismantle_timeout=2)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        fexec.call_async(_noop, 1).result()
+        time.sleep(4)
+        assert fexec.call_async(_noop, 2).result() == 2
+        first_pid = [p for p in agent_processes(host) if "lithops_standalone.agent" in p]
+    assert len(first_pid) == 1
+
+
+def test_docker_runtime_container_is_removed_on_dismantle(
+    ssh_host_factory: Callable[..., Any],
+    python_image: str,
+    docker_engine: Any,
+    lithops_home: Any,
+) -> None:
+    host = ssh_host_factory()
+    client = docker_engine.client()
+
+    def runtime_containers() -> list[Any]:
+        label = f"lithops.client_host={host.name}"
+        return client.containers.list(filters={"label": label}, ignore_removed=True)
+
+    config = ssh_config([host], runtime=python_image, soft_dismantle_timeout=2)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.call_async(_noop, 5).result() == 5
+    assert runtime_containers(), "the runtime container should exist while the agent is up"
+    assert wait_until(lambda: not runtime_containers() and not agent_processes(host), timeout=15)

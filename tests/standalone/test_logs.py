@@ -1,0 +1,75 @@
+"""Function output streams live to `lithops logs poll` running in another process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from standalone_helpers import ssh_config
+
+import lithops
+
+pytestmark = pytest.mark.ssh
+
+
+def _talk(marker: str) -> str:
+    print(f"{marker} printed-at {time.time():.6f}", flush=True)
+    time.sleep(3)
+    print(f"{marker} done", flush=True)
+    return marker
+
+
+def test_logs_poll_in_another_process_shows_a_printed_line_within_1s(
+    ssh_hosts: list[Any], lithops_home: Path
+) -> None:
+    config = ssh_config(ssh_hosts[:1])
+    config_file = lithops_home / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "HOME": str(lithops_home), "PYTHONUNBUFFERED": "1"}
+    poll = subprocess.Popen(
+        [sys.executable, "-m", "lithops.cli", "-c", str(config_file), "logs", "poll"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    seen: list[tuple[float, str]] = []
+
+    def read() -> None:
+        assert poll.stdout is not None
+        for line in poll.stdout:
+            seen.append((time.time(), line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        time.sleep(2.0)  # let `poll` start before the job
+        marker = f"marker-{uuid.uuid4().hex[:8]}"
+        with lithops.FunctionExecutor(config=config) as fexec:
+            future = fexec.call_async(_talk, marker)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(marker in s for _, s in seen):
+                time.sleep(0.05)
+            assert not future.done, "the line must show while the function still runs"
+            assert future.result() == marker
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not any(f"{marker} done" in s for _, s in seen):
+            time.sleep(0.05)
+    finally:
+        poll.terminate()
+        poll.wait(10)
+    lines = [(t, s) for t, s in seen if marker in s]
+    assert lines, f"poll showed nothing; stderr: {poll.stderr.read() if poll.stderr else ''}"
+    arrived, text = lines[0]
+    printed = float(text.split("printed-at ")[1].split()[0])
+    print(f"line printed on the host reached `lithops logs poll` after {arrived - printed:.3f} s")
+    assert arrived - printed <= 1.0
+    assert any("done" in s for _, s in lines)
