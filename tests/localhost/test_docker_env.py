@@ -210,6 +210,33 @@ def test_kill_ends_the_worker_and_exit_description_says_killed(launcher: DockerL
     worker.kill()  # idempotent
 
 
+def test_kill_also_ends_processes_the_worker_started(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen(['sleep', '1000'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    launcher = DockerLauncher(python_image, client=client, worker_argv=["python3", "-c", script])
+    try:
+        worker = launcher.start({})
+        child_pid = int(worker.stdout.readline())
+        worker.kill()
+        assert _read_all(worker.stdout, deadline_s=10) == b""
+        container = client.containers.get(launcher.container_id or "")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            alive = container.exec_run(["sh", "-c", f"test -d /proc/{child_pid}"]).exit_code
+            if alive != 0:
+                break
+            time.sleep(0.1)
+        assert alive != 0, "the worker's child survived the kill"
+    finally:
+        launcher.close()
+
+
 def test_closing_stdin_lets_the_worker_exit_cleanly(launcher: DockerLauncher) -> None:
     worker = launcher.start({})
     assert wire.read_frame(worker.stdout) is not None

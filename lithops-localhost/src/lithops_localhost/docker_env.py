@@ -124,13 +124,18 @@ class DockerWorkerProcess:
         self._ended = False
 
     def kill(self) -> None:
-        """SIGKILL the worker (by its PID inside the container); idempotent."""
+        """SIGKILL the worker and its process group (PIDs inside the container); idempotent."""
         if self._killed or self._ended:
             return
         self._killed = True
         try:
             exec_id = self._client.api.exec_create(
-                self._container_id, ["sh", "-c", f"kill -9 {self.pid}"], stdout=True, stderr=True
+                self._container_id,
+                # Each exec leads its own process group: killing the group also ends what the
+                # call started (else orphans live on under the keeper).
+                ["sh", "-c", f"kill -9 -{self.pid} 2>/dev/null || kill -9 {self.pid}"],
+                stdout=True,
+                stderr=True,
             )["Id"]
             self._client.api.exec_start(exec_id)
         except Exception as error:

@@ -37,6 +37,8 @@ class ExecStream:
 
     def __init__(self, sock: socket.socket, name: str) -> None:
         self._sock = sock
+        # ssh:// engines hand back a paramiko channel, which has recv but no recv_into.
+        self._has_recv_into = hasattr(sock, "recv_into")
         self._name = name
         self._kind = 0  # stream type of the chunk being read; 0 between chunks
         self._left = 0  # payload bytes of that chunk still in the socket
@@ -122,7 +124,12 @@ class ExecStream:
 
     def _recv_into(self, buffer: memoryview) -> int:
         try:
-            got = self._sock.recv_into(buffer)
+            if self._has_recv_into:
+                got = self._sock.recv_into(buffer)
+            else:
+                data = self._sock.recv(len(buffer))
+                got = len(data)
+                buffer[:got] = data
         except OSError:
             got = 0
         if got == 0:
