@@ -21,7 +21,13 @@ from docker.errors import DockerException
 from .errors import TestbedUnavailable
 from .scratch import file_lock, log, scratch_dir
 
-__all__ = ["DockerEngine", "engine_pid_from_pidfile", "ensure_engine", "stop_engine"]
+__all__ = [
+    "DockerEngine",
+    "engine_pid_from_pidfile",
+    "ensure_engine",
+    "running_engine",
+    "stop_engine",
+]
 
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 30.0
@@ -74,6 +80,13 @@ def _answers(host: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def running_engine() -> DockerEngine | None:
+    """Return the testbed engine if one answers on its socket; never start one."""
+    socket_path = _paths()[0]
+    host = f"unix://{socket_path}"
+    return DockerEngine(host=host, socket_path=socket_path) if _answers(host) else None
 
 
 def ensure_engine() -> DockerEngine:
