@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,30 @@ class WorkerValueError(ValueError):
 def failing_function(x):
     print(f"about to fail on {x}")
     raise WorkerValueError(f"bad input {x}")
+
+
+class TwoArgError(Exception):
+    """An exception whose ``__init__`` does not take its ``args`` back (plain pickle fails)."""
+
+    def __init__(self, code, reason):
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+
+
+class LockedError(Exception):
+    """An exception carrying something that cannot be pickled."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def raise_two_arg(x):
+    raise TwoArgError(x, "broken")
+
+
+def raise_locked(x):
+    raise LockedError(f"locked {x}")
 
 
 def pid_of(_):
@@ -297,6 +322,16 @@ def test_throw_except_false_gives_none_for_failed_calls(fexec):
     fs = fexec.map(failing_function, [1])
     assert fexec.get_result(fs, throw_except=False) == [None]
     assert fs[0].error and fs[0].done
+
+
+def test_exceptions_that_do_not_pickle_plainly_keep_their_type(fexec):
+    with pytest.raises(TwoArgError, match="404: broken") as info:
+        fexec.call_async(raise_two_arg, 404).result()
+    assert info.value.code == 404
+    assert isinstance(info.value.__cause__, RemoteTraceback)
+    with pytest.raises(LockedError, match="locked 1") as info2:
+        fexec.call_async(raise_locked, 1).result()
+    assert "raise_locked" in str(info2.value.__cause__)
 
 
 def test_an_input_that_does_not_fit_the_function_fails_at_submit(fexec):
