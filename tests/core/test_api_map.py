@@ -17,6 +17,7 @@ import pytest
 
 import lithops
 from lithops.errors import CallTimeoutError, RemoteTraceback
+from lithops.logs import read_logs
 
 
 @pytest.fixture(scope="module")
@@ -316,6 +317,8 @@ def test_a_raising_function_reraises_its_type_with_the_remote_traceback(fexec):
     assert isinstance(cause, RemoteTraceback)
     assert "failing_function" in str(cause)
     assert "about to fail on 7" in fs[0].logs
+    recorded = [line.text for line in read_logs(fs[0].job_key)]
+    assert "about to fail on 7" in recorded
 
 
 def test_throw_except_false_gives_none_for_failed_calls(fexec):
