@@ -5,6 +5,7 @@ prefix of local files (in the ``localhost`` storage or a plain directory), split
 from __future__ import annotations
 
 import http.server
+import io
 import itertools
 import random
 import threading
@@ -209,6 +210,18 @@ def test_custom_newline_keeps_records_whole(fexec, in_storage):
     assert Counter(got) == Counter(records)
 
 
+def raw_bytes(obj):
+    return (obj.part, obj.data_stream.read())
+
+
+def test_obj_newline_none_splits_at_exact_byte_offsets(fexec, in_storage):
+    whole = FILES["a.txt"].encode()
+    fs = fexec.map(raw_bytes, f"{in_storage}/partition/a.txt", obj_chunk_size=999, obj_newline=None)
+    parts = fs.get_result()
+    assert [len(data) for _, data in parts[:-1]] == [999] * (len(parts) - 1)
+    assert b"".join(data for _, data in sorted(parts)) == whole
+
+
 def test_a_prefix_without_objects_is_a_clear_error(fexec, in_storage):
     with pytest.raises(Exception, match="no objects"):
         fexec.map(lines_of, f"{in_storage}/no-such-prefix/")
@@ -252,6 +265,52 @@ def http_server(in_directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves ``bytes=a-b`` ranges, as object stores and most web servers do."""
+
+    def send_head(self):  # type: ignore[override]
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            return super().send_head()
+        data = path.read_bytes()
+        header = self.headers.get("Range")
+        if header:
+            start_s, _, end_s = header.removeprefix("bytes=").partition("-")
+            start = int(start_s)
+            end = min(int(end_s), len(data) - 1) if end_s else len(data) - 1
+            body = data[start : end + 1]
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        else:
+            body = data
+            self.send_response(200)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
+@pytest.fixture(scope="module")
+def ranged_http_server(in_directory: Path) -> Iterator[str]:
+    handler = partial(RangeHandler, directory=str(in_directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_urls_with_range_support_are_split_and_every_line_read_once(fexec, ranged_http_server):
+    urls = [f"{ranged_http_server}/a.txt", f"{ranged_http_server}/b.csv"]
+    fs = fexec.map(lines_of, urls, obj_chunk_size=1000)
+    assert len(fs) > 2
+    got = Counter(all_lines(fs.get_result()))
+    assert got == Counter(FILES["a.txt"].splitlines() + FILES["b.csv"].splitlines())
 
 
 def test_urls_without_range_support_are_one_chunk_each(fexec, http_server):
