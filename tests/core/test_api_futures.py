@@ -87,6 +87,16 @@ def test_wait_any_completed_returns_when_the_first_call_is_done(fexec):
     assert fexec.get_result(fs, throw_except=False) == [0.01, None]
 
 
+def test_wait_return_when_a_percentage_waits_for_that_share_of_calls(fexec):
+    # Lithops: return_when is the percentage of done futures (ANY_COMPLETED/ALWAYS aside)
+    fs = fexec.map(sleepy, [0.01, 0.05, 2, 2])
+    start = time.monotonic()
+    done, not_done = fexec.wait(fs, return_when=50, show_progressbar=False)
+    assert time.monotonic() - start < 1.8
+    assert len(done) >= 2 and fs[0] in done and fs[1] in done
+    assert fexec.get_result(fs) == [0.01, 0.05, 2, 2]
+
+
 def test_wait_always_returns_at_once(fexec):
     fs = fexec.map(sleepy, [0.5])
     start = time.monotonic()
