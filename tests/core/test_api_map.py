@@ -287,6 +287,22 @@ def test_timeout_stops_a_call_that_runs_too_long(fexec):
     assert fs[1].error
 
 
+def test_a_helper_module_only_the_client_can_import_travels_with_the_function(
+    fexec, tmp_path, monkeypatch
+):
+    (tmp_path / "lithops_api_helper_mod.py").write_text("def triple(x):\n    return 3 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import lithops_api_helper_mod  # type: ignore[import-not-found]
+
+    assert fexec.map(lithops_api_helper_mod.triple, [1, 2]).get_result() == [3, 6]
+    fs = fexec.map(
+        lambda x: lithops_api_helper_mod.triple(x) + 1,
+        [1],
+        include_modules=["lithops_api_helper_mod"],
+    )
+    assert fs.get_result() == [4]
+
+
 def test_include_and_exclude_modules_are_accepted(fexec):
     fs = fexec.map(double, [1, 2], include_modules=["json"], exclude_modules=["numpy"])
     assert fs.get_result() == [2, 4]
