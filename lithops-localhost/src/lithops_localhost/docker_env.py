@@ -23,14 +23,13 @@ import logging
 import os
 import re
 import secrets
-import shlex
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from lithops.errors import BackendUnavailableError
 from lithops_localhost.codeship import WORKER_PACKAGES, code_archive
@@ -64,6 +63,36 @@ _KEEPER = (
     "    signal.pause()\n"
 )
 
+# Marks every process of one worker (inherited by what the call starts), so kill() finds them
+# all without a PID and without tools the image may lack (no sh, no pkill in distroless images).
+_TOKEN_VAR = "LITHOPS_WORKER_TOKEN"
+
+# Runs before the worker: reports the PID the worker keeps across exec, for `where`.
+_BOOT = (
+    "import os, sys; sys.stderr.write('%d\\n' % os.getpid()); sys.stderr.flush(); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+# SIGKILLs every process whose environment carries the worker's token; repeats while it finds
+# some, so a process forked during the scan is not missed.
+_KILL_BY_TOKEN = (
+    "import os, sys\n"
+    f"mark = b'{_TOKEN_VAR}=' + sys.argv[1].encode()\n"
+    "for _ in range(5):\n"
+    "    found = False\n"
+    "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+    "        try:\n"
+    "            with open('/proc/%s/environ' % pid, 'rb') as f:\n"
+    "                if mark not in f.read().split(b'\\0'):\n"
+    "                    continue\n"
+    "            os.kill(int(pid), 9)\n"
+    "            found = True\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    if not found:\n"
+    "        break\n"
+)
+
 # The lease holder: waits for EOF on stdin (the client's connection ended), then stops the keeper.
 _LEASE = "import os, signal, sys; sys.stdin.buffer.read(); os.kill(1, signal.SIGTERM)"
 
@@ -86,8 +115,6 @@ _HOST_ONLY_ENV = frozenset(
     }
 )
 
-_START_TIMEOUT = 60.0  # seconds for a new exec to report its PID
-
 log = logging.getLogger(__name__)
 
 
@@ -101,39 +128,54 @@ def is_docker_image(runtime: str) -> bool:
 
 
 class DockerWorkerProcess:
-    """One worker: an exec in the launcher's container, attached over the engine's socket."""
+    """One worker: an exec in the launcher's container, attached over the engine's socket.
+
+    ``pid`` (inside the container) is known once the reader has met the exec's first stderr
+    line, written before the worker starts; ``kill`` does not need it.
+    """
 
     def __init__(
         self,
+        launcher: DockerLauncher,
         client: docker.DockerClient,
         container_id: str,
         exec_id: str,
-        stream: ExecStream,
-        pid: int,
-        where: str,
+        sock: Any,
+        token: str,
     ) -> None:
+        self._launcher = launcher
         self._client = client
         self._container_id = container_id
         self._exec_id = exec_id
-        self._stream = stream
-        self.pid = pid
-        self.where = where
-        self.stdin = stream.stdin
-        self.stdout = stream.stdout
+        self._token = token
+        self.pid: int | None = None
+        self._early_error = ""
         self._killed = False
         self._ended = False
+        self._stream = ExecStream(sock, launcher.container_name, self._take_pid)
+        self.stdin: IO[bytes] = self._stream.stdin
+        self.stdout: IO[bytes] = self._stream.stdout
+
+    @property
+    def where(self) -> str:
+        """``<container name>:<pid in the container>`` (``?`` until the PID is known)."""
+        return f"{self._launcher.container_name}:{self.pid if self.pid is not None else '?'}"
+
+    def _take_pid(self, line: str) -> None:
+        if line.strip().isdigit():
+            self.pid = int(line)
+        else:  # not the boot line: the exec failed before it; keep the text for errors
+            self._early_error = line
 
     def kill(self) -> None:
-        """SIGKILL the worker and its process group (PIDs inside the container); idempotent."""
+        """SIGKILL the worker and every process it started; idempotent, needs no PID."""
         if self._killed or self._ended:
             return
         self._killed = True
         try:
             exec_id = self._client.api.exec_create(
                 self._container_id,
-                # Each exec leads its own process group: killing the group also ends what the
-                # call started (else orphans live on under the keeper).
-                ["sh", "-c", f"kill -9 -{self.pid} 2>/dev/null || kill -9 {self.pid}"],
+                [self._launcher.python, "-S", "-c", _KILL_BY_TOKEN, self._token],
                 stdout=True,
                 stderr=True,
             )["Id"]
@@ -153,7 +195,9 @@ class DockerWorkerProcess:
             try:
                 info = self._client.api.exec_inspect(self._exec_id)
             except Exception as error:
-                return f"ended; its container is gone or the engine is unreachable ({error})"
+                return (
+                    f"was lost with its container (removed, or the engine is unreachable: {error})"
+                )
             if not info.get("Running"):
                 self._ended = True  # a later kill() has nothing to do
                 break
@@ -164,22 +208,24 @@ class DockerWorkerProcess:
 
     def stderr_tail(self) -> list[str]:
         """The worker's last stderr lines (up to 50)."""
-        return self._stream.stderr_tail()
+        tail = self._stream.stderr_tail()
+        return [self._early_error, *tail] if self._early_error else tail
 
     def _describe_code(self, code: int) -> str:
         if self._killed and code == 128 + signal.SIGKILL:
             return "was killed by SIGKILL (9), as lithops asked"
         text = describe_exit(code)
-        tail = self.stderr_tail()
+        tail = [line.strip() for line in self.stderr_tail() if line.strip()]
         if 0 < code < 128 and tail:
-            text += "; its last stderr lines:\n" + "\n".join(tail[-10:])
+            # One line: callers embed this in a sentence ("the worker ... exited with ...").
+            text += " (last stderr: " + " | ".join(tail[-3:]) + ")"
         return text
 
 
 class DockerLauncher:
     """Starts worker processes inside one container of ``image`` (the ``Launcher`` protocol).
 
-    :param image: an image on the engine; it needs ``sh`` and ``python`` with the client's
+    :param image: an image on the engine; it needs only ``python`` with the client's
         Python major.minor.
     :param client: a docker SDK client; default ``docker.from_env()`` (honours ``DOCKER_HOST``).
     :param python: the interpreter in the image that runs the workers.
@@ -229,16 +275,19 @@ class DockerLauncher:
         return self._container_name
 
     def start(self, env: Mapping[str, str]) -> DockerWorkerProcess:
-        """One new worker process, as an exec in this launcher's container."""
+        """One new worker process, as an exec in this launcher's container.
+
+        Returns once the engine accepted the exec; the worker's ``hello`` follows on stdout.
+        """
         client, container = self._ensure_container()
+        token = secrets.token_hex(8)
         environment = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
         environment["PYTHONPATH"] = CODE_DIR
-        # The shell reports the PID the worker will have (exec keeps it) so kill() can target it.
-        command = "echo $$ >&2; exec " + shlex.join(self.worker_argv)
+        environment[_TOKEN_VAR] = token
         try:
             exec_id = client.api.exec_create(
                 container.id,
-                ["sh", "-c", command],
+                [self.python, "-S", "-c", _BOOT, *self.worker_argv],
                 stdin=True,
                 stdout=True,
                 stderr=True,
@@ -247,23 +296,11 @@ class DockerLauncher:
             )["Id"]
             attached = client.api.exec_start(exec_id, socket=True)
         except Exception as error:
-            raise self._engine_error(f"could not start a worker in container {self._where}", error)
-        stream = ExecStream(getattr(attached, "_sock", attached), name=self._where)
-        stream.settimeout(_START_TIMEOUT)
-        try:
-            first = stream.read_stderr_line()
-        finally:
-            stream.settimeout(None)
-        if first is None or not first.strip().isdigit():
-            stream.close()
-            raise BackendUnavailableError(
-                f"a worker in container {self._where} (image {self.image!r}) did not start: "
-                f"{first or 'no output'}; the image needs `sh` and `{self.python}`"
+            raise self._engine_error(
+                f"could not start a worker in container {self.container_name}", error
             )
-        pid = int(first.strip())
-        return DockerWorkerProcess(
-            client, container.id, exec_id, stream, pid, f"{self._where}:{pid}"
-        )
+        sock = getattr(attached, "_sock", attached)
+        return DockerWorkerProcess(self, client, container.id, exec_id, sock, token)
 
     def close(self) -> None:
         """Remove the container (and every worker in it); idempotent."""

@@ -5,7 +5,7 @@ Docker multiplexes the exec's stdout and stderr onto one stream: each chunk come
 Stdin goes the other way unframed, and half-closing the socket is the exec's end of stdin.
 
 :class:`ExecStream` demultiplexes on the reading thread itself, with no thread of its own: the
-stdout reader (the worker pool's reader thread) drains stderr chunks as it meets them.
+stdout reader (the worker pool's reader thread) handles stderr chunks as it meets them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 __all__ = ["ExecStream"]
 
-_HEADER = struct.Struct(">BxxxI")
-_STDOUT, _STDERR = 1, 2
+_HEADER = struct.Struct(">B3sI")
+_STDIN, _STDOUT, _STDERR = 0, 1, 2
 _STDERR_TAIL = 50
 
 log = logging.getLogger(__name__)
@@ -33,23 +33,28 @@ class ExecStream:
 
     :param sock: the exec's raw socket (``exec_start(..., socket=True)._sock``).
     :param name: how stderr lines are labelled in the log.
+    :param on_first_stderr_line: receives the exec's first stderr line instead of the log and
+        the tail (the worker's PID, written before the worker starts).
     """
 
-    def __init__(self, sock: socket.socket, name: str) -> None:
+    def __init__(
+        self,
+        sock: Any,
+        name: str,
+        on_first_stderr_line: Callable[[str], None] | None = None,
+    ) -> None:
         self._sock = sock
         # ssh:// engines hand back a paramiko channel, which has recv but no recv_into.
         self._has_recv_into = hasattr(sock, "recv_into")
-        self._name = name
-        self._kind = 0  # stream type of the chunk being read; 0 between chunks
+        self.name = name
+        self._first_line_hook = on_first_stderr_line
+        self._kind = 0  # stream type of the chunk being read
         self._left = 0  # payload bytes of that chunk still in the socket
-        self._stdout_early = bytearray()  # stdout met while waiting for a stderr line
         self._stderr_partial = bytearray()
         self._stderr_lines: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL)
-        self._new_stderr: collections.deque[str] = collections.deque()
         self._eof = False
         self._stdin_closed = False
         self._lock = threading.Lock()  # closing is called from the reader and writer sides
-        self.on_stderr_line: Callable[[str], None] | None = None
         self.stdout: io.BufferedReader = io.BufferedReader(_StdoutRaw(self))
         self.stdin: io.BufferedWriter = io.BufferedWriter(_StdinRaw(self))
 
@@ -57,31 +62,11 @@ class ExecStream:
 
     def read_stdout_into(self, buffer: memoryview) -> int:
         """Fill ``buffer`` with stdout bytes; 0 only at the end of the stream."""
-        if self._stdout_early:
-            size = min(len(buffer), len(self._stdout_early))
-            buffer[:size] = self._stdout_early[:size]
-            del self._stdout_early[:size]
-            return size
-        while True:
-            if not self._next_chunk():
-                return 0
+        while self._next_chunk():
             if self._kind == _STDOUT:
-                got = self._recv_into(buffer[: min(len(buffer), self._left)])
-                if got:
-                    return got
-                return 0
+                return self._recv_into(buffer[: min(len(buffer), self._left)])
             self._drain_chunk()
-
-    def read_stderr_line(self) -> str | None:
-        """The next stderr line (stdout met meanwhile is kept for ``stdout``); ``None`` at EOF."""
-        while not self._new_stderr:
-            if not self._next_chunk():
-                return None
-            if self._kind == _STDOUT:
-                self._stdout_early += self._recv_exactly(self._left)
-            else:
-                self._drain_chunk()
-        return self._new_stderr.popleft()
+        return 0
 
     def stderr_tail(self) -> list[str]:
         """The last stderr lines seen so far (at most 50)."""
@@ -90,37 +75,52 @@ class ExecStream:
             tail.append(self._stderr_partial.decode("utf-8", "replace"))
         return tail
 
-    def settimeout(self, timeout: float | None) -> None:
-        self._sock.settimeout(timeout)
-
     def _next_chunk(self) -> bool:
         """Make sure a chunk with unread payload is current; ``False`` at the end of stream."""
         while self._left == 0:
+            if self._eof:
+                return False
             header = self._recv_exactly(_HEADER.size)
             if len(header) < _HEADER.size:
                 self._at_eof()
                 return False
-            self._kind, self._left = _HEADER.unpack(header)
+            kind, padding, size = _HEADER.unpack(header)
+            if kind > _STDERR or padding != b"\0\0\0":
+                # Not multiplexed: the engine wrote an error of its own (e.g. the exec could not
+                # start). Keep it all as stderr text, for exit_description, and end stdout.
+                self._keep_stderr(header + self._recv_rest())
+                self._flush_partial_line()
+                self._at_eof()
+                return False
+            self._kind, self._left = kind, size
         return True
 
     def _drain_chunk(self) -> None:
-        """Consume the current non-stdout chunk; stderr lines go to the log and the tail."""
         data = self._recv_exactly(self._left)
-        if self._kind != _STDERR:
-            return
+        self._left = 0
+        if self._kind == _STDERR:
+            self._keep_stderr(data)
+
+    def _keep_stderr(self, data: bytes) -> None:
         self._stderr_partial += data
         *lines, rest = self._stderr_partial.split(b"\n")
         self._stderr_partial = bytearray(rest)
         for raw in lines:
-            line = raw.decode("utf-8", "replace")
-            self._stderr_lines.append(line)
-            self._new_stderr.append(line)
-            log.debug("%s stderr: %s", self._name, line)
-            if self.on_stderr_line is not None:
-                self.on_stderr_line(line)
-        # Nobody waits for lines once the PID line has been read; keep only the tail.
-        while len(self._new_stderr) > _STDERR_TAIL:
-            self._new_stderr.popleft()
+            self._stderr_line(raw.decode("utf-8", "replace"))
+
+    def _flush_partial_line(self) -> None:
+        if self._stderr_partial:
+            line = self._stderr_partial.decode("utf-8", "replace")
+            self._stderr_partial.clear()
+            self._stderr_line(line)
+
+    def _stderr_line(self, line: str) -> None:
+        if self._first_line_hook is not None:
+            hook, self._first_line_hook = self._first_line_hook, None
+            hook(line)
+            return
+        self._stderr_lines.append(line)
+        log.debug("%s stderr: %s", self.name, line)
 
     def _recv_into(self, buffer: memoryview) -> int:
         try:
@@ -140,22 +140,26 @@ class ExecStream:
         return got
 
     def _recv_exactly(self, size: int) -> bytes:
-        """``size`` bytes, or fewer at the end of the stream (a socket timeout propagates)."""
+        """``size`` bytes, or fewer at the end of the stream."""
         chunks = bytearray()
         while len(chunks) < size:
-            try:
-                data = self._sock.recv(size - len(chunks))
-            except TimeoutError:
-                raise
-            except OSError:
-                data = b""
+            data = self._recv(size - len(chunks))
             if not data:
-                self._left = 0
                 break
             chunks += data
-            if self._left:
-                self._left -= len(data)
         return bytes(chunks)
+
+    def _recv_rest(self) -> bytes:
+        chunks = bytearray()
+        while data := self._recv(65536):
+            chunks += data
+        return bytes(chunks)
+
+    def _recv(self, size: int) -> bytes:
+        try:
+            return bytes(self._sock.recv(size))
+        except OSError:
+            return b""  # the socket was closed under us (kill() fallback, close()): EOF
 
     # -- writing and closing -----------------------------------------------------------------
 
