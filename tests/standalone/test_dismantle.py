@@ -10,6 +10,7 @@ import pytest
 from standalone_helpers import agent_processes, ssh_config, wait_until
 
 import lithops
+from lithops.errors import WorkerLostError
 
 pytestmark = pytest.mark.ssh
 
@@ -71,3 +72,24 @@ def test_docker_runtime_container_is_removed_on_dismantle(
         assert fexec.call_async(_noop, 5).result() == 5
     assert runtime_containers(), "the runtime container should exist while the agent is up"
     assert wait_until(lambda: not runtime_containers() and not agent_processes(host), timeout=15)
+
+
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_hard_timeout_stops_an_agent_whose_calls_hang(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    host = ssh_host_factory()
+    config = ssh_config([host], soft_dismantle_timeout=2, hard_dismantle_timeout=3)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        future = fexec.call_async(_sleep, 60)
+        start = time.monotonic()
+        with pytest.raises(WorkerLostError, match="hard_dismantle_timeout"):
+            future.result(timeout=30)
+        elapsed = time.monotonic() - start
+    print(f"hung call failed {elapsed:.1f} s after submission (hard_dismantle_timeout 3 s)")
+    assert elapsed <= 3 + 2
+    assert wait_until(lambda: not agent_processes(host), 10)

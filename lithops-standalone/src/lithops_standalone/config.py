@@ -140,7 +140,7 @@ def parse_settings(
         auto_dismantle=bool(raw.get("auto_dismantle", False))
         and not (consume and mode == "consume"),
         soft_dismantle_timeout=soft,
-        hard_dismantle_timeout=max(hard, soft),
+        hard_dismantle_timeout=hard,
     )
 
 

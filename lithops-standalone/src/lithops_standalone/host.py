@@ -219,7 +219,12 @@ class HostSession:
                 if frame is None:
                     break
                 self._last_seen = time.monotonic()
-                self._dispatch(wire.decode(frame))
+                message = wire.decode(frame)
+                try:
+                    self._dispatch(message)
+                except Exception:
+                    # A failing event consumer must not be mistaken for a dead host.
+                    logger.exception("handling %r from %s failed", message.get("t"), self.name)
         except Exception as exc:
             reason = f"broke the connection ({type(exc).__name__}: {exc})"
         if not self._closing:
