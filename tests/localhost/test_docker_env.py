@@ -546,3 +546,43 @@ def test_image_without_python_is_unavailable(
     assert busybox_image in str(info.value)
     launcher.close()
     assert not _containers_of(client, launcher)
+
+
+@pytest.fixture(scope="module")
+def image_without_shell(python_image: str, docker_engine: Any) -> Iterator[str]:
+    """The python image minus every shell, like a distroless image."""
+    client = docker_engine.client()
+    container = client.containers.run(
+        python_image,
+        ["python3", "-c", "import os; [os.remove(p) for p in ('/usr/bin/sh', '/usr/bin/dash')]"],
+        entrypoint=[],
+        detach=True,
+    )
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        tag = "lithops-test/python3-noshell:bookworm"
+        container.commit(repository=tag.split(":")[0], tag=tag.split(":")[1])
+    finally:
+        container.remove(force=True)
+    yield tag
+    client.images.remove(tag, force=True)
+
+
+def test_an_image_without_a_shell_runs_workers(
+    image_without_shell: str, client: docker.DockerClient
+) -> None:
+    launcher = DockerLauncher(image_without_shell, client=client)
+    try:
+        worker = launcher.start({})
+        hello = wire.decode(wire.read_frame(worker.stdout) or b"")
+        assert hello["t"] == "hello"
+        container = client.containers.get(launcher.container_id or "")
+        assert (
+            container.exec_run(["python3", "-c", "import shutil; print(shutil.which('sh'))"]).output
+            == b"None\n"
+        )
+        worker.kill()
+        assert _read_all(worker.stdout, deadline_s=10) == b""
+        assert "SIGKILL" in worker.exit_description()
+    finally:
+        launcher.close()
