@@ -23,18 +23,18 @@ import logging
 import os
 import re
 import secrets
-import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from lithops.errors import BackendUnavailableError
 from lithops_localhost.codeship import WORKER_PACKAGES, code_archive
+from lithops_localhost.docker_scripts import BOOT, KEEPER, LEASE, TOKEN_VAR
 from lithops_localhost.docker_stream import ExecStream
-from lithops_localhost.launcher import describe_exit
+from lithops_localhost.docker_worker import DockerWorkerProcess
 
 if TYPE_CHECKING:
     import docker
@@ -45,56 +45,6 @@ __all__ = ["CODE_DIR", "DockerLauncher", "DockerWorkerProcess", "is_docker_image
 CODE_DIR = "/opt/lithops-code"
 
 _INTERPRETER_NAME = re.compile(r"^(python|pypy)[0-9.]*[a-z]*$")
-
-# The container's main process: keeps the container up and reaps processes orphaned by killed
-# workers (exec'd processes are reparented to PID 1, and a bare `sleep` never waits for them).
-# Exits on SIGTERM so `docker stop` is quick.
-_KEEPER = (
-    "import os, signal, sys\n"
-    "def reap(*_):\n"
-    "    try:\n"
-    "        while os.waitpid(-1, os.WNOHANG)[0]:\n"
-    "            pass\n"
-    "    except ChildProcessError:\n"
-    "        pass\n"
-    "signal.signal(signal.SIGCHLD, reap)\n"
-    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
-    "while True:\n"
-    "    signal.pause()\n"
-)
-
-# Marks every process of one worker (inherited by what the call starts), so kill() finds them
-# all without a PID and without tools the image may lack (no sh, no pkill in distroless images).
-_TOKEN_VAR = "LITHOPS_WORKER_TOKEN"
-
-# Runs before the worker: reports the PID the worker keeps across exec, for `where`.
-_BOOT = (
-    "import os, sys; sys.stderr.write('%d\\n' % os.getpid()); sys.stderr.flush(); "
-    "os.execvp(sys.argv[1], sys.argv[1:])"
-)
-
-# SIGKILLs every process whose environment carries the worker's token; repeats while it finds
-# some, so a process forked during the scan is not missed.
-_KILL_BY_TOKEN = (
-    "import os, sys\n"
-    f"mark = b'{_TOKEN_VAR}=' + sys.argv[1].encode()\n"
-    "for _ in range(5):\n"
-    "    found = False\n"
-    "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-    "        try:\n"
-    "            with open('/proc/%s/environ' % pid, 'rb') as f:\n"
-    "                if mark not in f.read().split(b'\\0'):\n"
-    "                    continue\n"
-    "            os.kill(int(pid), 9)\n"
-    "            found = True\n"
-    "        except OSError:\n"
-    "            pass\n"
-    "    if not found:\n"
-    "        break\n"
-)
-
-# The lease holder: waits for EOF on stdin (the client's connection ended), then stops the keeper.
-_LEASE = "import os, signal, sys; sys.stdin.buffer.read(); os.kill(1, signal.SIGTERM)"
 
 # Env keys that describe the client machine's filesystem layout; inside the image they would
 # point nowhere (or at the wrong interpreter), so they never cross into the container.
@@ -125,101 +75,6 @@ def is_docker_image(runtime: str) -> bool:
     if runtime.startswith(("/", "./", "../", "~")) or os.path.exists(runtime):
         return False
     return not ("/" not in runtime and ":" not in runtime and _INTERPRETER_NAME.match(runtime))
-
-
-class DockerWorkerProcess:
-    """One worker: an exec in the launcher's container, attached over the engine's socket.
-
-    ``pid`` (inside the container) is known once the reader has met the exec's first stderr
-    line, written before the worker starts; ``kill`` does not need it.
-    """
-
-    def __init__(
-        self,
-        launcher: DockerLauncher,
-        client: docker.DockerClient,
-        container_id: str,
-        exec_id: str,
-        sock: Any,
-        token: str,
-    ) -> None:
-        self._launcher = launcher
-        self._client = client
-        self._container_id = container_id
-        self._exec_id = exec_id
-        self._token = token
-        self.pid: int | None = None
-        self._early_error = ""
-        self._killed = False
-        self._ended = False
-        self._stream = ExecStream(sock, launcher.container_name, self._take_pid)
-        self.stdin: IO[bytes] = self._stream.stdin
-        self.stdout: IO[bytes] = self._stream.stdout
-
-    @property
-    def where(self) -> str:
-        """``<container name>:<pid in the container>`` (``?`` until the PID is known)."""
-        return f"{self._launcher.container_name}:{self.pid if self.pid is not None else '?'}"
-
-    def _take_pid(self, line: str) -> None:
-        if line.strip().isdigit():
-            self.pid = int(line)
-        else:  # not the boot line: the exec failed before it; keep the text for errors
-            self._early_error = line
-
-    def kill(self) -> None:
-        """SIGKILL the worker and every process it started; idempotent, needs no PID."""
-        if self._killed or self._ended:
-            return
-        self._killed = True
-        try:
-            exec_id = self._client.api.exec_create(
-                self._container_id,
-                [self._launcher.python, "-S", "-c", _KILL_BY_TOKEN, self._token],
-                stdout=True,
-                stderr=True,
-            )["Id"]
-            self._client.api.exec_start(exec_id)
-        except Exception as error:
-            # The engine or the container is gone; cutting the connection still ends the
-            # reader's wait, which is what the caller needs from kill().
-            log.debug(
-                "kill of %s via the engine failed (%s); dropping its stream", self.where, error
-            )
-            self._stream.close()
-
-    def exit_description(self, timeout: float = 2.0) -> str:
-        """How the worker ended, e.g. ``exited with code 3`` or ``killed by signal SIGKILL (9)``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                info = self._client.api.exec_inspect(self._exec_id)
-            except Exception as error:
-                return (
-                    f"was lost with its container (removed, or the engine is unreachable: {error})"
-                )
-            if not info.get("Running"):
-                self._ended = True  # a later kill() has nothing to do
-                break
-            if time.monotonic() >= deadline:
-                return "still running (its output stream ended)"
-            time.sleep(0.05)
-        return self._describe_code(int(info.get("ExitCode") or 0))
-
-    def stderr_tail(self) -> list[str]:
-        """The worker's last stderr lines (up to 50)."""
-        tail = self._stream.stderr_tail()
-        return [self._early_error, *tail] if self._early_error else tail
-
-    def _describe_code(self, code: int) -> str:
-        if self._killed and code == 128 + signal.SIGKILL:
-            return "was killed by SIGKILL (9), as lithops asked"
-        text = describe_exit(code)
-        tail = [line.strip() for line in self.stderr_tail() if line.strip()]
-        if 0 < code < 128 and tail:
-            # One line: callers embed this in a sentence ("the worker ... exited with ...").
-            text += " (last stderr: " + " | ".join(tail[-3:]) + ")"
-        return text
 
 
 class DockerLauncher:
@@ -283,11 +138,11 @@ class DockerLauncher:
         token = secrets.token_hex(8)
         environment = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
         environment["PYTHONPATH"] = CODE_DIR
-        environment[_TOKEN_VAR] = token
+        environment[TOKEN_VAR] = token
         try:
             exec_id = client.api.exec_create(
                 container.id,
-                [self.python, "-S", "-c", _BOOT, *self.worker_argv],
+                [self.python, "-S", "-c", BOOT, *self.worker_argv],
                 stdin=True,
                 stdout=True,
                 stderr=True,
@@ -384,7 +239,7 @@ class DockerLauncher:
             self._pull(client)
         self._container_name = f"lithops-rt-{os.getpid()}-{secrets.token_hex(4)}"
         options: dict[str, Any] = {
-            "entrypoint": [self.python, "-c", _KEEPER],
+            "entrypoint": [self.python, "-c", KEEPER],
             "command": [],
             "name": self._container_name,
             "labels": {
@@ -469,7 +324,7 @@ class DockerLauncher:
         container. ``close()`` removes it directly.
         """
         exec_id = client.api.exec_create(
-            container.id, [self.python, "-c", _LEASE], stdin=True, stdout=True, stderr=True
+            container.id, [self.python, "-c", LEASE], stdin=True, stdout=True, stderr=True
         )["Id"]
         attached = client.api.exec_start(exec_id, socket=True)
         return ExecStream(getattr(attached, "_sock", attached), name=f"{self._where} lease")
