@@ -22,6 +22,7 @@ from lithops.errors import BackendUnavailableError, CallTimeoutError
 from lithops.plugins.types import CallBatch
 from lithops_localhost.codeship import code_archive
 from lithops_localhost.docker_env import DockerLauncher, is_docker_image
+from lithops_localhost.docker_scripts import KEEPER_MARK
 from lithops_localhost.engine import WorkerPool
 
 pytestmark = pytest.mark.docker
@@ -141,7 +142,8 @@ def test_worker_runs_inside_the_image_with_the_env_it_was_given(
         "print(os.path.exists('/.dockerenv')); "
         "print(open('/etc/os-release').read().split('VERSION_CODENAME=')[1].split()[0]); "
         "print(os.environ.get('LITHOPS_PROBE'), os.environ.get('HOME')); "
-        "print(os.path.dirname(os.path.dirname(lithops.__file__)))"
+        "print(os.path.dirname(os.path.dirname(lithops.__file__))); "
+        "print(open('/proc/1/cmdline').read().split(chr(0))[2].split(chr(10))[0])"
     )
     launcher = DockerLauncher(python_image, client=client, worker_argv=["python3", "-c", probe])
     try:
@@ -151,7 +153,9 @@ def test_worker_runs_inside_the_image_with_the_env_it_was_given(
     finally:
         launcher.close()
     # The client's HOME is a path of the client machine: it never crosses into the image.
-    assert lines == ["True", "bookworm", "yes /root", "/opt/lithops-code"]
+    # /.dockerenv and bookworm alone prove little (a CI machine may be a bookworm container
+    # itself); PID 1 being our keeper proves the worker shares the launcher's container.
+    assert lines == ["True", "bookworm", "yes /root", "/opt/lithops-code", f"# {KEEPER_MARK}"]
 
 
 def test_stdout_carries_only_stdout_and_stderr_lines_are_kept(
@@ -246,10 +250,14 @@ def test_closing_stdin_lets_the_worker_exit_cleanly(launcher: DockerLauncher) ->
 
 
 def test_worker_runs_a_batch_of_calls(launcher: DockerLauncher) -> None:
+    mark = KEEPER_MARK
+
     def where(x: int) -> tuple[int, bool, int]:
         import os
 
-        return x * 2, os.path.exists("/.dockerenv"), os.getpid()
+        with open("/proc/1/cmdline") as handle:
+            in_container = mark in handle.read()
+        return x * 2, in_container, os.getpid()
 
     worker = launcher.start({})
     assert wire.read_frame(worker.stdout) is not None
@@ -407,12 +415,16 @@ def _batch(job_key: str, func: Any, args: list[Any], timeout: float | None = Non
 def test_worker_pool_runs_batches_in_the_container(
     python_image: str, client: docker.DockerClient
 ) -> None:
-    def probe(x: int) -> tuple[int, bool, str]:
+    mark = KEEPER_MARK
+
+    def probe(x: int) -> tuple[int, bool, bool, str]:
         import os
 
         with open("/etc/os-release") as handle:
             codename = handle.read().split("VERSION_CODENAME=")[1].split()[0]
-        return x * x, os.path.exists("/.dockerenv"), codename
+        with open("/proc/1/cmdline") as handle:
+            in_container = mark in handle.read()
+        return x * x, os.path.exists("/.dockerenv"), in_container, codename
 
     sink = _Sink()
     launcher = DockerLauncher(python_image, client=client)
@@ -425,7 +437,7 @@ def test_worker_pool_runs_batches_in_the_container(
         pool.close()
     assert sink.lost_calls == []
     values = sorted(pickle.loads(r["value"]) for r in sink.records)
-    assert values == [(x * x, True, "bookworm") for x in range(1, 7)]
+    assert values == [(x * x, True, True, "bookworm") for x in range(1, 7)]
     assert not _containers_of(client, launcher)
 
 
@@ -459,16 +471,23 @@ def test_function_executor_maps_in_the_image(
 
     monkeypatch.setenv("DOCKER_HOST", docker_engine.host)
 
-    def where(x: int) -> tuple[int, bool, str]:
+    mark = KEEPER_MARK
+
+    def where(x: int) -> tuple[int, bool, bool, str]:
         import os
 
         with open("/etc/os-release") as handle:
             codename = handle.read().split("VERSION_CODENAME=")[1].split()[0]
-        return x + 1, os.path.exists("/.dockerenv"), codename
+        with open("/proc/1/cmdline") as handle:
+            in_container = mark in handle.read()
+        return x + 1, os.path.exists("/.dockerenv"), in_container, codename
 
     with lithops.FunctionExecutor(backend="localhost", runtime=python_image) as executor:
         results = executor.get_result(executor.map(where, range(4)))
-    assert results == [(x + 1, True, "bookworm") for x in range(4)]
+    assert results == [(x + 1, True, True, "bookworm") for x in range(4)]
+    # The control: the default environment answers the same probe differently.
+    with lithops.FunctionExecutor(backend="localhost") as executor:
+        assert executor.get_result(executor.map(where, [0]))[0][2] is False
 
 
 def test_a_client_killed_with_sigkill_leaves_no_container(

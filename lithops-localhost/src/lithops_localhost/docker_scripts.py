@@ -6,12 +6,16 @@ work. Each is passed with ``python -c``.
 
 from __future__ import annotations
 
-__all__ = ["BOOT", "KEEPER", "KILL_BY_TOKEN", "LEASE", "TOKEN_VAR"]
+__all__ = ["BOOT", "KEEPER", "KEEPER_MARK", "KILL_BY_TOKEN", "LEASE", "TOKEN_VAR"]
+
+#: In the keeper's command line (``docker top``, ``/proc/1/cmdline``): names what PID 1 is.
+KEEPER_MARK = "lithops runtime container keeper"
 
 # The container's main process: keeps the container up and reaps processes orphaned by killed
 # workers (exec'd processes are reparented to PID 1, and a bare `sleep` never waits for them).
 # Exits on SIGTERM so `docker stop` is quick.
 KEEPER = (
+    f"# {KEEPER_MARK}\n"
     "import os, signal, sys\n"
     "def reap(*_):\n"
     "    try:\n"
