@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import socket
 import subprocess
 import sys
 import tarfile
@@ -439,6 +440,37 @@ def test_worker_pool_runs_batches_in_the_container(
     values = sorted(pickle.loads(r["value"]) for r in sink.records)
     assert values == [(x * x, True, True, "bookworm") for x in range(1, 7)]
     assert not _containers_of(client, launcher)
+
+
+def test_calls_in_the_container_reach_services_on_the_hosts_loopback(
+    python_image: str, client: docker.DockerClient
+) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.sendall(b"from the host")
+
+    threading.Thread(target=answer, daemon=True).start()
+
+    def fetch(port: int) -> bytes:
+        import socket
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            return connection.recv(100)
+
+    sink = _Sink()
+    pool = WorkerPool(1, sink, launcher=DockerLauncher(python_image, client=client))
+    try:
+        pool.submit(_batch("e/net", fetch, [port]))
+        assert sink.wait_for(1, timeout=60)
+    finally:
+        pool.close()
+        server.close()
+    assert sink.lost_calls == []
+    assert [pickle.loads(r["value"]) for r in sink.records] == [b"from the host"]
 
 
 def test_call_timeout_kills_the_worker_in_the_container(
