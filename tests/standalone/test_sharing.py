@@ -56,10 +56,8 @@ def test_a_client_of_another_version_installs_beside_the_old_one(
 
     # Another client: same packages plus one more file, so another content hash.
     current = bundle_module.current_bundle()
-    extra = lithops_home / "variant.py"
-    extra.write_text("VARIANT = True\n")
     variant = bundle_module.Bundle(
-        files=(*current.files, ("lithops_standalone/_variant.py", str(extra))),
+        files=(*current.files, ("lithops_standalone/_variant.py", b"VARIANT = True\n")),
         digest="f" * 64,
         packages=current.packages,
     )

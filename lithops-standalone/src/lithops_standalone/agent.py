@@ -35,7 +35,7 @@ from typing import Any
 from lithops import wire
 from lithops.errors import BackendUnavailableError, WorkerLostError
 from lithops.plugins.types import CallBatch, CallKey
-from lithops_standalone.protocol import PING_INTERVAL, call_key
+from lithops_standalone.protocol import PING_INTERVAL, ActivityReader, call_key
 from lithops_standalone.relay import SOCKET_NAME
 
 __all__ = ["Agent", "main"]
@@ -56,7 +56,7 @@ class _Session:
         self.agent = agent
         self.sock = sock
         self.number = number
-        self.rfile = sock.makefile("rb")
+        self.rfile = ActivityReader(sock.recv)
         self.write_lock = threading.Lock()
         self.last_seen = time.monotonic()
         self.client = f"session-{number}"
@@ -85,10 +85,9 @@ class _Session:
     def serve(self) -> None:
         try:
             while True:
-                frame = wire.read_frame(self.rfile)
+                frame = self.rfile.read_frame()
                 if frame is None:
                     break
-                self.last_seen = time.monotonic()
                 if not self.agent.handle(self, wire.decode(frame)):
                     break
         except (OSError, EOFError, ValueError) as exc:
@@ -336,7 +335,7 @@ class Agent:
             with self.lock:
                 sessions = list(self.sessions)
             for session in sessions:
-                if now - session.last_seen > CLIENT_SILENCE:
+                if now - session.rfile.last_data > CLIENT_SILENCE:
                     logger.warning(
                         "%s silent for %.0f s: dropping it", session.client, CLIENT_SILENCE
                     )

@@ -20,14 +20,13 @@ import platform
 import shlex
 import time
 import uuid
-from typing import IO
 
 import paramiko
 
 from lithops_standalone.bundle import Bundle
 from lithops_standalone.config import HostSpec
 from lithops_standalone.errors import BootstrapError, PythonVersionMismatchError
-from lithops_standalone.protocol import STATUS_PREFIX
+from lithops_standalone.protocol import STATUS_PREFIX, ActivityReader
 from lithops_standalone.ssh import run
 
 __all__ = ["REMOTE_ROOT", "AgentChannel", "client_python", "install", "open_agent_channel"]
@@ -86,7 +85,7 @@ class AgentChannel:
 
     def __init__(self, channel: paramiko.Channel) -> None:
         self.channel = channel
-        self.rfile: IO[bytes] = channel.makefile("rb")
+        self.rfile = ActivityReader(channel.recv)
 
     def write(self, data: bytes) -> None:
         self.channel.sendall(data)

@@ -36,8 +36,9 @@ _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib")
 class Bundle:
     """The file list of the packages to ship and its content hash."""
 
-    #: ``(path inside the archive, absolute path on this machine)``, sorted
-    files: tuple[tuple[str, str], ...]
+    #: ``(path inside the archive, content)``, sorted; read once, so the archive is exactly
+    #: what the digest names even if a checkout changes meanwhile
+    files: tuple[tuple[str, bytes], ...]
     digest: str
     packages: tuple[str, ...]
 
@@ -50,13 +51,11 @@ class Bundle:
         """A gzip'd tar of the packages (fast compression: the upload is on a LAN, usually)."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
-            for arcname, path in self.files:
-                info = tar.gettarinfo(path, arcname=arcname)
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                with open(path, "rb") as fh:
-                    tar.addfile(info, fh)
+            for arcname, content in self.files:
+                info = tarfile.TarInfo(arcname)
+                info.size = len(content)
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(content))
         return buffer.getvalue()
 
 
@@ -76,7 +75,7 @@ def current_bundle(with_docker: bool = True) -> Bundle:
 
 
 def _build(names: tuple[str, ...]) -> Bundle:
-    files: list[tuple[str, str]] = []
+    files: list[tuple[str, bytes]] = []
     found: list[str] = []
     for name in names:
         root = _package_root(name)
@@ -91,9 +90,9 @@ def _build(names: tuple[str, ...]) -> Bundle:
         files.extend(_package_files(name, root))
     files.sort()
     digest = hashlib.sha256()
-    for arcname, path in files:
+    for arcname, content in files:
         digest.update(arcname.encode() + b"\0")
-        digest.update(Path(path).read_bytes())
+        digest.update(content)
         digest.update(b"\0")
     return Bundle(files=tuple(files), digest=digest.hexdigest(), packages=tuple(found))
 
@@ -105,15 +104,14 @@ def _package_root(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _package_files(name: str, root: Path) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _package_files(name: str, root: Path) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         rel_dir = Path(dirpath).relative_to(root)
         for filename in filenames:
             if filename.endswith(_SKIP_SUFFIXES) or filename.startswith("."):
                 continue
-            out.append(
-                ((Path(name) / rel_dir / filename).as_posix(), os.path.join(dirpath, filename))
-            )
+            arcname = (Path(name) / rel_dir / filename).as_posix()
+            out.append((arcname, Path(dirpath, filename).read_bytes()))
     return out

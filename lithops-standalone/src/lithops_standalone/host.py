@@ -118,7 +118,7 @@ class HostSession:
         )
         self._channel.channel.settimeout(max(1.0, deadline - time.monotonic()))
         try:
-            frame = wire.read_frame(self._channel.rfile)
+            frame = self._channel.rfile.read_frame()
         except TimeoutError:
             raise BootstrapError(
                 f"the agent on {self.name} did not answer within standalone.start_timeout"
@@ -215,10 +215,9 @@ class HostSession:
         reason = "closed the connection"
         try:
             while True:
-                frame = wire.read_frame(self._channel.rfile)
+                frame = self._channel.rfile.read_frame()
                 if frame is None:
                     break
-                self._last_seen = time.monotonic()
                 message = wire.decode(frame)
                 try:
                     self._dispatch(message)
@@ -264,7 +263,8 @@ class HostSession:
     def _watch_loop(self) -> None:
         while self.alive and not self._closing:
             time.sleep(PING_INTERVAL / 2)
-            silent = time.monotonic() - self._last_seen
+            assert self._channel is not None
+            silent = time.monotonic() - max(self._last_seen, self._channel.rfile.last_data)
             if silent > SILENCE_TIMEOUT and not self._closing:
                 self._fail(f"stopped answering (nothing received for {silent:.0f} s)")
                 return

@@ -20,11 +20,20 @@ Agent -> client: ``hello`` (the wire hello plus ``slots``, ``agent_pid``, ``star
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import IO, Any, cast
 
+from lithops import wire
 from lithops.plugins.types import CallKey
 
-__all__ = ["PING_INTERVAL", "SILENCE_TIMEOUT", "STATUS_PREFIX", "call_key"]
+__all__ = [
+    "PING_INTERVAL",
+    "SILENCE_TIMEOUT",
+    "STATUS_PREFIX",
+    "ActivityReader",
+    "call_key",
+]
 
 #: Both sides send a ``ping`` at least this often (seconds).
 PING_INTERVAL = 1.0
@@ -37,3 +46,44 @@ STATUS_PREFIX = b"LITHOPS-STATUS "
 def call_key(value: Any) -> CallKey:
     """A call key as a tuple (pickled frames may carry it as a list)."""
     return (value[0], value[1])
+
+
+class ActivityReader:
+    """A blocking byte stream over ``recv`` that notes when bytes last arrived.
+
+    Liveness is judged per chunk, not per frame: a peer sending one huge frame (a 1 GB
+    result) is alive as long as its bytes keep coming.
+    """
+
+    def __init__(self, recv: Callable[[int], bytes]) -> None:
+        self._recv = recv
+        self.last_data = time.monotonic()
+
+    def read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        got = 0
+        while got < size:
+            data = self._recv(min(size - got, 1 << 20))
+            if not data:
+                break
+            self.last_data = time.monotonic()
+            chunks.append(data)
+            got += len(data)
+        return b"".join(chunks)
+
+    def read_frame(self) -> bytes | None:
+        """The next wire frame (:func:`lithops.wire.read_frame` over this stream)."""
+        return wire.read_frame(cast(IO[bytes], self))
+
+    def readline(self, limit: int = 4096) -> bytes:
+        """One ``\n``-terminated line, byte by byte (nothing is read past it)."""
+        line = bytearray()
+        while len(line) < limit:
+            data = self._recv(1)
+            if not data:
+                break
+            line += data
+            if data == b"\n":
+                break
+        self.last_data = time.monotonic()
+        return bytes(line)
