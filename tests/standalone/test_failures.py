@@ -111,3 +111,21 @@ def test_wrong_python_minor_on_the_host_is_refused_before_any_work(
     assert isinstance(info.value, BackendUnavailableError)
     code, _ = host.exec("test -e /home/lithops/.lithops")
     assert code != 0, "nothing may be uploaded to a host with the wrong Python"
+
+
+def test_with_retries_the_calls_of_a_killed_host_rerun_on_the_other_host(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    victim, survivor = ssh_host_factory(), ssh_host_factory()
+    config = ssh_config([victim, survivor], workers=2)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        futures = fexec.map(_sleep_on(victim.name), range(4), retries=1)
+        assert wait_until(
+            lambda: len([p for p in agent_processes(victim) if "lithops.worker" in p]) >= 2, 10
+        )
+        time.sleep(1.0)
+        victim.kill()
+        results = fexec.get_result(futures, timeout=30)
+        assert results == [survivor.name] * 4
+        # The executor goes on with the host it has left.
+        assert fexec.get_result(fexec.map(_hostname, range(6))) == [survivor.name] * 6
