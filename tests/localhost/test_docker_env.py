@@ -282,6 +282,21 @@ def test_worker_runs_a_batch_of_calls(launcher: DockerLauncher) -> None:
     assert f":{values[0][2]}" in worker.where
 
 
+def test_a_removed_container_loses_its_workers_and_is_replaced(
+    launcher: DockerLauncher, client: docker.DockerClient
+) -> None:
+    worker = launcher.start({})
+    assert wire.read_frame(worker.stdout) is not None
+    first = launcher.container_id
+    client.containers.get(first or "").remove(force=True)  # someone else's `docker rm -f`
+    assert _read_all(worker.stdout, deadline_s=10) == b""
+    assert worker.exit_description() == "was lost with its container (removed while the worker ran)"
+    replacement = launcher.start({})
+    hello = wire.decode(wire.read_frame(replacement.stdout) or b"")
+    assert hello["t"] == "hello"
+    assert launcher.container_id not in (None, first)
+
+
 # -- failures say what to do --------------------------------------------------------------------
 
 

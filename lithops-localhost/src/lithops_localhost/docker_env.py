@@ -133,29 +133,50 @@ class DockerLauncher:
         """One new worker process, as an exec in this launcher's container.
 
         Returns once the engine accepted the exec; the worker's ``hello`` follows on stdout.
+        A container that vanished (removed by hand, its keeper killed) is replaced once.
         """
-        client, container = self._ensure_container()
+        import docker.errors
+
+        for attempt in (1, 2):
+            client, container = self._ensure_container()
+            try:
+                return self._exec_worker(client, container, env)
+            except docker.errors.APIError as error:
+                # 404: no such container; 409: it is not running. Anything else is the engine.
+                if attempt == 2 or error.status_code not in (404, 409):
+                    raise self._engine_error(f"cannot start a worker in {self._where}", error)
+                log.warning("container %s is gone (%s); starting a new one", self._where, error)
+                self._forget(container)
+            except Exception as error:
+                raise self._engine_error(f"cannot start a worker in {self._where}", error)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _exec_worker(
+        self, client: docker.DockerClient, container: Any, env: Mapping[str, str]
+    ) -> DockerWorkerProcess:
         token = secrets.token_hex(8)
         environment = {k: v for k, v in env.items() if k not in _HOST_ONLY_ENV}
         environment["PYTHONPATH"] = CODE_DIR
         environment[TOKEN_VAR] = token
-        try:
-            exec_id = client.api.exec_create(
-                container.id,
-                [self.python, "-S", "-c", BOOT, *self.worker_argv],
-                stdin=True,
-                stdout=True,
-                stderr=True,
-                tty=False,
-                environment=environment,
-            )["Id"]
-            attached = client.api.exec_start(exec_id, socket=True)
-        except Exception as error:
-            raise self._engine_error(
-                f"could not start a worker in container {self.container_name}", error
-            )
+        exec_id = client.api.exec_create(
+            container.id,
+            [self.python, "-S", "-c", BOOT, *self.worker_argv],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            environment=environment,
+        )["Id"]
+        attached = client.api.exec_start(exec_id, socket=True)
         sock = getattr(attached, "_sock", attached)
         return DockerWorkerProcess(self, client, container.id, exec_id, sock, token)
+
+    def _forget(self, container: Any) -> None:
+        """Drop a dead container so the next ``start`` creates a new one."""
+        with self._lock:
+            if self._container is not container:
+                return  # another thread replaced it already
+            self._remove_quietly(container)
 
     def close(self) -> None:
         """Remove the container (and every worker in it); idempotent."""

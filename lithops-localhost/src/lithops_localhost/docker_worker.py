@@ -89,9 +89,9 @@ class DockerWorkerProcess:
             try:
                 info = self._client.api.exec_inspect(self._exec_id)
             except Exception as error:
-                return (
-                    f"was lost with its container (removed, or the engine is unreachable: {error})"
-                )
+                if getattr(error, "status_code", None) == 404:  # the engine forgot the exec
+                    return "was lost with its container (removed while the worker ran)"
+                return f"was lost: the Docker engine does not answer ({error})"
             if not info.get("Running"):
                 self._ended = True  # a later kill() has nothing to do
                 break
