@@ -65,7 +65,14 @@ class _Session:
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
-        payload = wire.encode(message)
+        try:
+            payload = wire.encode(message)
+        except Exception as exc:  # e.g. an exception object that does not pickle
+            if message.get("t") != "lost":
+                raise
+            error = WorkerLostError(f"{type(message['error']).__name__}: {message['error']}")
+            logger.warning("could not pickle %r (%s); sending %r", message["error"], exc, error)
+            payload = wire.encode({**message, "error": error})
         try:
             with self.write_lock:
                 self.sock.sendall(_HEADER.pack(len(payload)) + payload)

@@ -24,7 +24,7 @@ from lithops.errors import BackendUnavailableError, WorkerLostError
 from lithops.plugins.types import CallKey, EventSink
 from lithops_standalone.bootstrap import AgentChannel, open_agent_channel
 from lithops_standalone.bundle import Bundle
-from lithops_standalone.config import HostSpec, StandaloneSettings
+from lithops_standalone.config import HostSpec, StandaloneSettings, is_docker_runtime
 from lithops_standalone.errors import BootstrapError
 from lithops_standalone.protocol import PING_INTERVAL, SILENCE_TIMEOUT, call_key
 from lithops_standalone.ssh import connect
@@ -107,9 +107,7 @@ class HostSession:
             {
                 "t": "attach",
                 "client": f"{socket.gethostname()}:{os.getpid()}",
-                "runtime": self.settings.runtime
-                if self.settings.runtime not in (None, "python3")
-                else None,
+                "runtime": _agent_runtime(self.settings.runtime),
                 "workers": self.spec.worker_processes,
                 "soft": self.settings.soft_dismantle_timeout,
                 "hard": self.settings.hard_dismantle_timeout,
@@ -292,3 +290,10 @@ class HostSession:
         threading.Thread(target=self._shutdown_transport, daemon=True).start()
         if self.on_dead is not None:
             self.on_dead(self)
+
+
+def _agent_runtime(runtime: str | None) -> str | None:
+    """What the agent runs calls in: ``None`` (its python3), an image, or an interpreter path."""
+    if runtime and (is_docker_runtime(runtime) or runtime.startswith("/")):
+        return runtime
+    return None
