@@ -1,0 +1,99 @@
+"""``fexec.job_summary()``: one CSV row per job of an executor, with a cost column.
+
+The cost comes from the compute backend: a compute handle that has
+``calc_cost(runtimes_s: list[float], memory_mb: list[int | None]) -> float`` fills it (a
+serverless backend prices GB-seconds, a VM backend instance hours). Localhost is free: 0.
+Any other backend without ``calc_cost`` leaves the cell empty (unknown, not zero).
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lithops.future import CallState
+from lithops.logs import logs_dir
+
+if TYPE_CHECKING:
+    from lithops.executor import FunctionExecutor
+    from lithops.future import ResponseFuture
+
+__all__ = ["COLUMNS", "job_rows", "write_job_summary"]
+
+COLUMNS = (
+    "job_key",
+    "function",
+    "calls",
+    "success",
+    "failed",
+    "lost",
+    "cancelled",
+    "pending",
+    "retries",
+    "backups",
+    "memory_mb",
+    "avg_exec_time_s",
+    "total_exec_time_s",
+    "wall_time_s",
+    "cost",
+)
+
+
+def _cost(executor: FunctionExecutor, runtimes: list[float], memory: list[int | None]) -> Any:
+    calc = getattr(getattr(executor, "_handle", None), "calc_cost", None)
+    if callable(calc):
+        return calc(runtimes, memory)
+    return 0.0 if executor.mode == "localhost" else ""
+
+
+def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
+    futures: list[ResponseFuture] = list(job["futures"])
+    states = [f.call_state for f in futures]
+    runtimes = [
+        float(f.stats["worker_exec_time"]) for f in futures if "worker_exec_time" in f.stats
+    ]
+    section = executor.config.get(executor.backend) or {}
+    memory = job.get("runtime_memory") or section.get("runtime_memory")
+    submitted = [f.stats["host_submit_tstamp"] for f in futures if "host_submit_tstamp" in f.stats]
+    ended = [f.stats["host_status_done_tstamp"] for f in futures
+             if "host_status_done_tstamp" in f.stats]  # fmt: skip
+    return {
+        "job_key": job["job_key"],
+        "function": job["function"],
+        "calls": job["calls"],
+        "success": states.count(CallState.SUCCESS),
+        "failed": states.count(CallState.FAILED),
+        "lost": states.count(CallState.LOST),
+        "cancelled": states.count(CallState.CANCELLED),
+        "pending": sum(1 for s in states if not s.terminal),
+        "retries": sum(f.attempts for f in futures),
+        "backups": sum(int(f.stats.get("backups", 0)) for f in futures),
+        "memory_mb": memory if memory is not None else "",
+        "avg_exec_time_s": round(statistics.fmean(runtimes), 6) if runtimes else "",
+        "total_exec_time_s": round(sum(runtimes), 6),
+        "wall_time_s": round(max(ended) - min(submitted), 6) if ended and submitted else "",
+        "cost": _cost(executor, runtimes, [memory] * len(runtimes)),
+    }
+
+
+def job_rows(executor: FunctionExecutor) -> list[dict[str, Any]]:
+    """The summary rows of every job the executor ran, in submission order."""
+    return [_row(executor, job) for job in executor._job_stats]
+
+
+def write_job_summary(executor: FunctionExecutor, path: str | Path | None = None) -> str:
+    """Write ``<logs dir>/<executor_id>/job_summary.csv`` (or ``path``); returns the path.
+
+    Rewritten whole on each call, so it always holds every job so far, one row each.
+    """
+    target = (
+        Path(path) if path is not None else logs_dir() / executor.executor_id / "job_summary.csv"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(job_rows(executor))
+    return str(target)
