@@ -26,6 +26,15 @@ ALL_COMPLETED = 100
 _SLICE = 0.25
 
 
+def _target(return_when: int, total: int) -> int:
+    """How many futures must be done: as in Lithops, ``return_when`` is a percentage of the
+    calls (``ALL_COMPLETED`` = 100, ``ALWAYS`` = 0), except ``ANY_COMPLETED`` (one)."""
+    if return_when == ANY_COMPLETED:
+        return min(1, total)
+    share = min(max(return_when, 0), 100)
+    return -(-total * share // 100)
+
+
 def _as_list(fs: Any) -> list[ResponseFuture]:
     if fs is None:
         return []
@@ -63,15 +72,14 @@ def wait(
 ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
     """Wait for futures; returns ``(done, not_done)`` in input order.
 
-    :param return_when: ``ALL_COMPLETED`` (default), ``ANY_COMPLETED`` or ``ALWAYS`` (no wait).
+    :param return_when: ``ALL_COMPLETED`` (default), ``ANY_COMPLETED``, ``ALWAYS`` (no wait),
+        or a percentage of the calls.
     :param throw_except: re-raise the first failed call's exception.
     :param timeout: seconds; on expiry return what is done so far.
     """
     futures = _as_list(fs)
     deadline = None if timeout is None else time.monotonic() + timeout
-    target = {ALL_COMPLETED: len(futures), ANY_COMPLETED: min(1, len(futures))}.get(
-        return_when, 0
-    )
+    target = _target(return_when, len(futures))
     schedulers = {id(f._scheduler): f._scheduler for f in futures if f._scheduler is not None}
     condition = next(iter(schedulers.values())).progress if len(schedulers) == 1 else None
     # Results arrive roughly in input order: a cursor over the futures skips finished ones

@@ -144,13 +144,66 @@ def _qualname(exc: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _error_record(key: Any, exc: BaseException, tb: str) -> dict[str, Any]:
-    payload: bytes | None
+def rebuild_exception(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
+    """Recreate an exception without calling its ``__init__`` (which may want other args)."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+def _pickle_exception(exc: BaseException) -> bytes | None:
+    """The exception, pickled so the client gets the same type back.
+
+    Many exceptions do not survive a plain round trip (an ``__init__`` with other arguments
+    than ``args``, an unpicklable attribute): those travel as class + args + the attributes
+    that pickle, and are rebuilt without ``__init__``.
+    """
     try:
         payload = cloudpickle.dumps(exc)
-        pickle.loads(payload)  # an exception that pickles but cannot unpickle is common
+        pickle.loads(payload)
+        return payload
     except Exception:
-        payload = None
+        pass
+    state = {}
+    for name, value in getattr(exc, "__dict__", {}).items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            continue
+        state[name] = value
+    args = tuple(a if _picklable(a) else repr(a) for a in exc.args)
+    try:
+        recipe = _Rebuild(type(exc), args, state)
+        payload = cloudpickle.dumps(recipe)
+        pickle.loads(payload)
+        return payload
+    except Exception:
+        return None
+
+
+class _Rebuild:
+    """Pickles as a call to :func:`rebuild_exception`."""
+
+    def __init__(self, cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]):
+        self.parts = (cls, args, state)
+
+    def __reduce__(self) -> Any:
+        return (rebuild_exception, self.parts)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        cloudpickle.dumps(value)
+        return True
+    except Exception:
+        return False
+
+
+def _error_record(key: Any, exc: BaseException, tb: str) -> dict[str, Any]:
+    payload = _pickle_exception(exc)
     return {
         "key": key,
         "ok": False,
