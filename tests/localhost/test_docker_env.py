@@ -93,6 +93,9 @@ def test_relative_path_to_an_existing_interpreter_is_not_an_image(
     monkeypatch.chdir(tmp_path)
     assert not is_docker_image("venv/bin/python")
     assert is_docker_image("venv/bin/nothing-here")
+    # For another machine's runtime, files here prove nothing.
+    assert is_docker_image("venv/bin/python", check_files=False)
+    assert not is_docker_image("./venv/bin/python", check_files=False)
 
 
 @pytest.mark.parametrize(

@@ -68,11 +68,18 @@ _HOST_ONLY_ENV = frozenset(
 log = logging.getLogger(__name__)
 
 
-def is_docker_image(runtime: str) -> bool:
-    """Whether the localhost ``runtime`` setting names a Docker image (see the module docs)."""
+def is_docker_image(runtime: str, check_files: bool = True) -> bool:
+    """Whether a ``runtime`` setting names a Docker image (see the module docs).
+
+    :param check_files: also count names of existing files here as interpreters; ``False``
+        when the runtime is for another machine (a standalone host), where only the syntax
+        decides.
+    """
     # Image references never start with these, so a path typo is reported as a missing
     # interpreter rather than as a missing image.
-    if runtime.startswith(("/", "./", "../", "~")) or os.path.exists(runtime):
+    if runtime.startswith(("/", "./", "../", "~")):
+        return False
+    if check_files and os.path.exists(runtime):
         return False
     return not ("/" not in runtime and ":" not in runtime and _INTERPRETER_NAME.match(runtime))
 
