@@ -79,8 +79,8 @@ class BackendContract:
             config=executor_config,
             runtime=None,
             runtime_memory=None,
-            events=None,
-        )  # type: ignore[arg-type]
+            events=None,  # type: ignore[arg-type]  # never used: no plugin may answer
+        )
         assert hook.lithops_provision(request=request) is None
         batch = CallBatch(job_key="x/M000", calls=[], message=b"", timeout=None)
         assert hook.lithops_invoke(handle=object(), batch=batch) is None
