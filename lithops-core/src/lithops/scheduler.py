@@ -8,6 +8,7 @@ terminal state and wakes whoever waits.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import math
 import pickle
@@ -362,11 +363,24 @@ class Scheduler:
     # -- futures travelling to other processes ------------------------------------------------
 
     def export(self, future: ResponseFuture) -> Any:
-        raise SerializationError(
-            f"future {future.job_key}/{future.call_id} is still running and cannot be pickled "
-            f"yet; wait for it (fexec.wait(fs)) before sending it to another process",
-            *future.key,
-        )
+        """A pending ``future`` is being pickled: publish its outcome to storage when it ends,
+        and return where the copy finds it (see :mod:`lithops.handoff`)."""
+        from lithops import handoff
+
+        if self._storage_descriptor is None:
+            raise SerializationError(
+                f"future {future.job_key}/{future.call_id} is still running and this executor "
+                f"has no storage to hand its result over; wait for it before pickling it",
+                *future.key,
+            )
+        location = handoff.outcome_location(self._storage_descriptor() or {}, future)
+        with self._lock:
+            if future.key not in self._exported and not future.call_state.terminal:
+                self._exported[future.key] = functools.partial(handoff.publish, location)
+                return location
+        if future.call_state.terminal:
+            handoff.publish(location, future)  # it ended while we were looking
+        return location
 
 
 def _argument_error(future: ResponseFuture, args: Any, exc: Exception) -> SerializationError:
@@ -433,6 +447,6 @@ class RemoteError(Exception):
 
 
 def follow_exported(future: ResponseFuture, remote: Any) -> None:
-    raise SerializationError(
-        "this lithops version cannot follow a pending future it did not create"
-    )
+    from lithops import handoff
+
+    handoff.follow(future, remote)

@@ -1,0 +1,72 @@
+"""Futures sent to another process while their call is still running.
+
+Results normally reach only the process that submitted the calls (pushed on the backend's
+channel). When a *pending* future is pickled, its scheduler promises to publish that one call's
+outcome to storage when it ends; the copy in the other process reads it from there, checking
+with a growing pause. Only such handed-off futures ever touch storage.
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+if TYPE_CHECKING:
+    from lithops.future import ResponseFuture
+
+__all__ = ["follow", "outcome_location", "publish"]
+
+PREFIX = "lithops.jobs"
+#: Longest pause between two looks at storage for a handed-off outcome.
+MAX_PAUSE = 1.0
+
+
+def outcome_location(storage_descriptor: dict[str, Any], future: ResponseFuture) -> dict[str, Any]:
+    return {
+        "storage": storage_descriptor,
+        "bucket": storage_descriptor.get("bucket"),
+        "key": f"{PREFIX}/{future.job_key}/{future.call_id}.outcome",
+    }
+
+
+def publish(location: dict[str, Any], future: ResponseFuture) -> None:
+    """Write a finished future's outcome where its handed-off copies look for it."""
+    from lithops.storage import Storage
+
+    error = future._exception
+    if error is not None:
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = RuntimeError(f"{type(error).__name__}: {error}")
+    payload = cloudpickle.dumps((future.call_state, future._result, error, future.stats))
+    storage = Storage.from_descriptor(location["storage"])
+    storage.put_object(location["bucket"], location["key"], payload)
+
+
+def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
+    """Resolve ``future`` (a copy in another process) once its outcome is published."""
+
+    def watch() -> None:
+        from lithops.storage import Storage
+        from lithops.storage.utils import StorageNoSuchKeyError
+
+        storage = Storage.from_descriptor(location["storage"])
+        pause = 0.02
+        while True:
+            try:
+                data = storage.get_object(location["bucket"], location["key"])
+            except StorageNoSuchKeyError:
+                time.sleep(pause)
+                pause = min(MAX_PAUSE, pause * 1.5)
+                continue
+            state, value, error, stats = pickle.loads(data)
+            future.stats.update(stats)
+            future._finish(state, value, error)
+            return
+
+    threading.Thread(target=watch, name="lithops-handoff", daemon=True).start()
