@@ -64,6 +64,7 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
                 time.sleep(pause)
                 pause = min(MAX_PAUSE, pause * 1.5)
                 continue
+            assert isinstance(data, bytes)
             state, value, error, stats = pickle.loads(data)
             future.stats.update(stats)
             future._finish(state, value, error)
