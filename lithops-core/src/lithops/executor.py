@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import itertools
+import json
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from lithops.config.files import CONFIG_ENV
 from lithops.future import CallState, ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -76,6 +78,7 @@ class FunctionExecutor:
         self._handle: Any = None
         self._provision_lock = threading.Lock()
         self._storage: Any = None
+        self._worker_config_json: str | None = None
         self._logs = LogRecorder(self.executor_id)
         self._scheduler = Scheduler(
             invoke=self._invoke,
@@ -119,6 +122,17 @@ class FunctionExecutor:
 
             self._storage = Storage(config=self.config)
         return self._storage
+
+    def _worker_config(self) -> str:
+        """The config a function's own ``lithops.Storage()`` reads on the worker, as Lithops
+        gives it (``LITHOPS_CONFIG``): this executor's storage, by its secret-free descriptor,
+        never the whole config."""
+        if self._worker_config_json is None:
+            desc = self.storage.worker_descriptor()
+            name = desc["backend"]
+            section = {**desc["settings"], "storage_bucket": desc["bucket"]}
+            self._worker_config_json = json.dumps({"lithops": {"storage": name}, name: section})
+        return self._worker_config_json
 
     def _ensure_handle(self) -> Any:
         if self._handle is None:
@@ -191,7 +205,11 @@ class FunctionExecutor:
             timeout=timeout if timeout is not None else lithops_cfg.get("execution_timeout"),
             # cloud objects the function puts without a key go under its job's prefix,
             # which clean() deletes
-            extra_env={SESSION_ID_ENV: f"{self.executor_id}/{job_id}", **(extra_env or {})},
+            extra_env={
+                SESSION_ID_ENV: f"{self.executor_id}/{job_id}",
+                CONFIG_ENV: self._worker_config(),
+                **(extra_env or {}),
+            },
             runtime_memory=runtime_memory,
             chunksize=chunksize,
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
@@ -657,70 +675,44 @@ def _setup_logging(level: Any) -> None:
         log.addHandler(handler)
 
 
-class LocalhostExecutor(FunctionExecutor):
+class _ModeExecutor(FunctionExecutor):
+    """A ``FunctionExecutor`` whose mode is fixed by the class (Lithops' named executors)."""
+
+    MODE = ""
+
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        config_file: str | None = None,
+        backend: str | None = None,
+        storage: str | None = None,
+        log_level: str | bool | None = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            mode=self.MODE,
+            config=config,
+            config_file=config_file,
+            backend=backend,
+            storage=storage,
+            log_level=log_level,
+            **kwargs,
+        )
+
+
+class LocalhostExecutor(_ModeExecutor):
     """``FunctionExecutor(mode='localhost')``."""
 
-    def __init__(
-        self,
-        config: dict[str, Any] | None = None,
-        config_file: str | None = None,
-        backend: str | None = None,
-        storage: str | None = None,
-        log_level: str | bool | None = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            mode="localhost",
-            config=config,
-            config_file=config_file,
-            backend=backend,
-            storage=storage,
-            log_level=log_level,
-            **kwargs,
-        )
+    MODE = "localhost"
 
 
-class ServerlessExecutor(FunctionExecutor):
+class ServerlessExecutor(_ModeExecutor):
     """``FunctionExecutor(mode='serverless')``: needs a serverless backend distribution."""
 
-    def __init__(
-        self,
-        config: dict[str, Any] | None = None,
-        config_file: str | None = None,
-        backend: str | None = None,
-        storage: str | None = None,
-        log_level: str | bool | None = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            mode="serverless",
-            config=config,
-            config_file=config_file,
-            backend=backend,
-            storage=storage,
-            log_level=log_level,
-            **kwargs,
-        )
+    MODE = "serverless"
 
 
-class StandaloneExecutor(FunctionExecutor):
+class StandaloneExecutor(_ModeExecutor):
     """``FunctionExecutor(mode='standalone')``: needs ``pip install lithops-standalone``."""
 
-    def __init__(
-        self,
-        config: dict[str, Any] | None = None,
-        config_file: str | None = None,
-        backend: str | None = None,
-        storage: str | None = None,
-        log_level: str | bool | None = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            mode="standalone",
-            config=config,
-            config_file=config_file,
-            backend=backend,
-            storage=storage,
-            log_level=log_level,
-            **kwargs,
-        )
+    MODE = "standalone"
