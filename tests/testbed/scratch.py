@@ -26,13 +26,16 @@ def scratch_dir(*parts: str) -> Path:
 
 
 @contextmanager
-def file_lock(name: str) -> Iterator[None]:
+def file_lock(name: str, machine_wide: bool = False) -> Iterator[None]:
     """Hold an exclusive lock shared by every process using the same scratch root.
 
     Several developers run pytest at once on one machine; the lock keeps two runs from
-    starting two engines or building the same image twice.
+    starting two engines or building the same image twice. ``machine_wide`` locks are
+    shared across scratch roots too: host routes (test subnets) belong to the machine.
     """
-    with open(scratch_dir("locks") / f"{name}.lock", "w") as handle:
+    directory = Path("/var/tmp") if machine_wide else scratch_dir("locks")
+    prefix = "lithops-testbed-" if machine_wide else ""
+    with open(directory / f"{prefix}{name}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -26,7 +27,7 @@ from .engine import DockerEngine
 from .errors import TestbedUnavailable
 from .images import SUITES, ensure_sshhost_image, sshhost_image_tag
 from .keys import ClientKey, ensure_client_key
-from .scratch import log
+from .scratch import file_lock, log
 
 __all__ = ["SESSION_LABEL", "SshHost", "SshHostFactory", "TestNetwork", "remove_abandoned"]
 
@@ -51,29 +52,34 @@ class TestNetwork:
 
     @staticmethod
     def _create(client: docker.DockerClient, session: str) -> Network:
-        taken = set()
-        for existing in client.networks.list():
-            for config in (existing.attrs.get("IPAM") or {}).get("Config") or []:
-                if "Subnet" in config:
-                    taken.add(config["Subnet"])
-        for third in _SUBNET_RANGE:
-            subnet = f"10.213.{third}.0/24"
-            if subnet in taken:
-                continue
-            try:
-                return client.networks.create(
-                    f"lithops-test-{session}",
-                    driver="bridge",
-                    ipam=docker.types.IPAMConfig(
-                        pool_configs=[docker.types.IPAMPool(subnet=subnet)]
-                    ),
-                    labels={SESSION_LABEL: session},
-                )
-            except APIError as exc:
-                # Another run took this subnet between our listing and our create.
-                if "overlap" in str(exc).lower():
+        # Machine-wide: another engine (another scratch root, another developer's dockerd)
+        # makes its bridges in the same routing table.
+        with file_lock("subnets", machine_wide=True):
+            taken = _routed_networks()
+            for existing in client.networks.list():
+                for config in (existing.attrs.get("IPAM") or {}).get("Config") or []:
+                    try:
+                        taken.append(ipaddress.IPv4Network(config.get("Subnet", ""), strict=False))
+                    except ValueError:
+                        continue  # IPv6 or no subnet: cannot collide with 10.213.x.0/24
+            for third in _SUBNET_RANGE:
+                subnet = ipaddress.ip_network(f"10.213.{third}.0/24")
+                if any(subnet.overlaps(other) for other in taken):
                     continue
-                raise
+                try:
+                    return client.networks.create(
+                        f"lithops-test-{session}",
+                        driver="bridge",
+                        ipam=docker.types.IPAMConfig(
+                            pool_configs=[docker.types.IPAMPool(subnet=str(subnet))]
+                        ),
+                        labels={SESSION_LABEL: session},
+                    )
+                except APIError as exc:
+                    # A run on an older testbed without the lock took it meanwhile.
+                    if "overlap" in str(exc).lower():
+                        continue
+                    raise
         raise TestbedUnavailable("no free 10.213.x.0/24 subnet for the SSH test network")
 
     def remove(self) -> None:
@@ -263,6 +269,24 @@ class SshHostFactory:
             container.remove(force=True, v=True)
         except NotFound:
             pass
+
+
+def _routed_networks() -> list[ipaddress.IPv4Network]:
+    """Destinations in the machine's IPv4 routing table, except the default route."""
+    networks = []
+    try:
+        lines = Path("/proc/net/route").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] == "00000000":
+            continue
+        # Little-endian hex, as the kernel prints it.
+        destination = ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(fields[1]), "little"))
+        mask = ipaddress.IPv4Address(int.from_bytes(bytes.fromhex(fields[7]), "little"))
+        networks.append(ipaddress.IPv4Network(f"{destination}/{mask}", strict=False))
+    return networks
 
 
 def remove_abandoned(client: docker.DockerClient) -> None:
