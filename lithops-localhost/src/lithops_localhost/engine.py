@@ -278,19 +278,57 @@ class WorkerPool:
                 self._workers.remove(w)
             batch, pending = w.batch, w.pending
             w.batch, w.pending = None, []
+            if not w.greeted and w.kill_reason is None and not self._closed:
+                # It died before saying hello: the environment cannot run workers at all
+                # (missing interpreter, lithops not importable...). Fail fast, never requeue
+                # onto workers that will never come.
+                if batch is not None and pending:
+                    self._queue.appendleft(_sub_batch(batch, pending))
+                self._fail_all_locked(self._startup_error(w, description))
+                return
             if batch is not None and pending:
-                first, rest = pending[0], pending[1:]
-                lost.append((first, self._death_error(w, first, batch, description)))
-                if rest:
-                    self._queue.appendleft(_sub_batch(batch, rest))
+                lost += self._blame_locked(w, batch, pending, description)
             writes: list[tuple[_Worker, CallBatch]] = []
             if not self._closed and self._broken is None:
-                if w.greeted:
-                    self._spawn_locked()
+                self._spawn_locked()
                 writes = self._dispatch_locked()
         for key, error in lost:
             self._events.lost([key], error)
         self._perform(writes)
+
+    def _startup_error(self, w: _Worker, description: str) -> BackendUnavailableError:
+        tail = getattr(w.proc, "stderr_tail", None)
+        output = "\n".join(tail()[-10:]) if callable(tail) else ""
+        return BackendUnavailableError(
+            f"a worker process on {self.where} {description} before it started"
+            + (f"; its last output:\n{output}" if output else "")
+            + "\nCheck that the runtime's python runs `python -m lithops.worker` (same Python "
+            "minor version as the client)"
+        )
+
+    def _blame_locked(
+        self, w: _Worker, batch: CallBatch, pending: list[CallKey], description: str
+    ) -> list[tuple[CallKey, BaseException]]:
+        """Which call a dead worker takes down with it; the others go back to the queue.
+
+        The worker reports finished calls a moment after they end (records share frames), so
+        when it dies on its own with several calls pending, the first of them may have
+        finished unreported. Rather than fail a call that may have succeeded, each pending
+        call runs again alone: a call that kills its worker then does so alone, and is blamed.
+        """
+        reason = w.kill_reason
+        if reason is not None and reason[1] != pending[0]:
+            # The call the pool stopped (timeout, cancel) had finished: the rest are innocent.
+            self._queue.appendleft(_sub_batch(batch, pending))
+            return []
+        if reason is None and len(pending) > 1:
+            for key in reversed(pending):
+                self._queue.appendleft(_sub_batch(batch, [key]))
+            return []
+        first, rest = pending[0], pending[1:]
+        if rest:
+            self._queue.appendleft(_sub_batch(batch, rest))
+        return [(first, self._death_error(w, first, batch, description))]
 
     def _death_error(
         self, w: _Worker, key: CallKey, batch: CallBatch, description: str

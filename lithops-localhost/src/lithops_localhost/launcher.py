@@ -58,6 +58,12 @@ class _LocalProcess:
         self.pid = popen.pid
 
     def kill(self) -> None:
+        # The worker leads its own session: kill the group, so processes the call started
+        # go with it.
+        try:
+            os.killpg(self._popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         try:
             self._popen.kill()
         except ProcessLookupError:

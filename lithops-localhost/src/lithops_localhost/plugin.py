@@ -50,6 +50,7 @@ def lithops_register_backends(register: RegisterBackend) -> None:
                 "runtime": "python interpreter (default: this one) or a Docker image name",
                 "worker_processes": "parallel worker processes (default: the CPU count)",
                 "runtime_memory": "accepted for compatibility; not enforced on localhost",
+                "pull_runtime": "pull the runtime image before use (default: use the local one)",
             },
             description="a warm pool of worker processes on this machine",
         )
@@ -138,7 +139,7 @@ class LocalhostHandle:
         self._jobs.clear()
 
 
-def _launcher(runtime: str | None) -> Any:
+def _launcher(runtime: str | None, pull: bool) -> Any:
     from lithops_localhost.launcher import SubprocessLauncher
 
     if not runtime or runtime in ("python", "python3", sys.executable):
@@ -146,7 +147,7 @@ def _launcher(runtime: str | None) -> Any:
     from lithops_localhost.docker_env import DockerLauncher, is_docker_image
 
     if is_docker_image(runtime):
-        return DockerLauncher(runtime)
+        return DockerLauncher(runtime, pull=pull)
     return SubprocessLauncher(python=runtime)
 
 
@@ -172,7 +173,7 @@ def lithops_provision(request: ProvisionRequest) -> LocalhostHandle | None:
             pool = WorkerPool(
                 size,
                 router,
-                launcher=_launcher(runtime),
+                launcher=_launcher(runtime, bool(section.get("pull_runtime"))),
                 where=f"localhost ({runtime or 'python3'})",
             )
             shared = _pools[key] = _SharedPool(pool, router)
