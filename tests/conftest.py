@@ -53,6 +53,23 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+_FIXTURE_MARKERS = {
+    "docker_engine": "docker",
+    "python_image": "docker",
+    "busybox_image": "docker",
+    "ssh_hosts": "ssh",
+    "ssh_host_factory": "ssh",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Mark by fixture use, so `-m "not docker and not ssh"` runs without the testbed.
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({m for f, m in _FIXTURE_MARKERS.items() if f in names}):
+            item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[DockerEngine]:
     try:
