@@ -130,6 +130,27 @@ def test_sigkilled_worker_fails_its_call_not_the_wait(fexec: lithops.FunctionExe
     assert_next_map_works(fexec)
 
 
+def die_on_some(x: int) -> int:
+    if x in (9, 17, 33):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 2 * x
+
+
+def test_a_crash_inside_a_batch_loses_no_finished_result(
+    fexec: lithops.FunctionExecutor,
+) -> None:
+    # 40 calls on 2 workers travel 5 per message: each crash happens right after calls
+    # of the same message finished, before the worker reported them.
+    fs = fexec.map(die_on_some, range(40))
+    results, took = timed_results(fexec, fs)
+    assert took < BOUND_S
+    assert results == [None if x in (9, 17, 33) else 2 * x for x in range(40)]
+    for x in (9, 17, 33):
+        error = fs[x].exception()
+        assert isinstance(error, WorkerLostError) and error.call_id == fs[x].call_id
+    assert_next_map_works(fexec)
+
+
 def test_worker_exit_code_is_named(fexec: lithops.FunctionExecutor) -> None:
     fs = fexec.map(double_or_exit, range(8))
     results, took = timed_results(fexec, fs)
