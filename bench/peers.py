@@ -43,6 +43,7 @@ PEERS = ("ours", "ppe", "lithops38")
 PEER_LABELS = {"ours": "ours", "ppe": "PPE", "lithops38": "Lithops 3.8"}
 
 RESULT_MARK = "BENCH_RESULT "
+SAMPLE_MARK = "BENCH_SAMPLE "
 FIRST_MARK = "BENCH_FIRST "
 
 
@@ -106,9 +107,14 @@ class Session:
         line = _last_marked(out.stdout, RESULT_MARK)
         result = ProbeOutcome(wall_s=out.wall_s, exit_note=out.exit_note)
         if line is None:
-            result.error = f"no result ({out.exit_note or 'exit ' + str(out.returncode)}): " + (
-                _tail(out.stderr) or _tail(out.stdout)
-            )
+            partial = [float(s) for s in _all_marked(out.stdout, SAMPLE_MARK)]
+            why = out.exit_note or f"exit {out.returncode}"
+            if partial:
+                # Keep what was measured before a later repeat hung or crashed.
+                result.samples = partial
+                result.exit_note = f"only {len(partial)} of {spec.get('repeats')} repeats: {why}"
+                return result
+            result.error = f"no result ({why}): " + (_tail(out.stderr) or _tail(out.stdout))
             return result
         data = json.loads(line)
         result.samples = [float(s) for s in data["samples"]]
@@ -176,12 +182,13 @@ def _text(raw: bytes | str | None) -> str:
     return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
+def _all_marked(stdout: str, mark: str) -> list[str]:
+    return [line[len(mark) :] for line in stdout.splitlines() if line.startswith(mark)]
+
+
 def _last_marked(stdout: str, mark: str) -> str | None:
-    found = None
-    for line in stdout.splitlines():
-        if line.startswith(mark):
-            found = line[len(mark) :]
-    return found
+    found = _all_marked(stdout, mark)
+    return found[-1] if found else None
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -230,8 +237,12 @@ class PeerSet:
     selected: tuple[str, ...]
 
     @contextmanager
-    def session(self, peer: str) -> Iterator[Session]:
-        """A fresh scratch dir (TMPDIR for Lithops 3.8, with its own config), removed after."""
+    def session(self, peer: str, *, own_tmpdir: bool = False) -> Iterator[Session]:
+        """A fresh scratch dir (TMPDIR for Lithops 3.8, with its own config), removed after.
+
+        :param own_tmpdir: also point TMPDIR at the scratch dir for ``ours`` and ``ppe``
+            (a machine with nothing cached in its temporary directory).
+        """
         run_id = uuid.uuid4().hex
         scratch = tempfile.mkdtemp(prefix=f"bench-{peer}-")
         env = dict(os.environ)
@@ -240,13 +251,16 @@ class PeerSet:
         # Zero config for our executor and PPE; Lithops 3.8 gets exactly the file below.
         env.pop("LITHOPS_CONFIG_FILE", None)
         python = sys.executable
+        if own_tmpdir:
+            env["TMPDIR"] = scratch
         if peer == "lithops38":
             python = str(lithops38_python())
             config = Path(scratch) / "lithops_config.yaml"
             # localhost.runtime: Lithops 3.8 otherwise runs tasks with whatever `python` is on
             # PATH (the system one, where it is not installed) and every call fails.
+            # data_limit false: its default 4 MiB cap on map arguments rejects scenario (c).
             config.write_text(
-                "lithops:\n  backend: localhost\n  storage: localhost\n"
+                "lithops:\n  backend: localhost\n  storage: localhost\n  data_limit: false\n"
                 f"localhost:\n  runtime: {python}\n"
             )
             env["LITHOPS_CONFIG_FILE"] = str(config)

@@ -73,7 +73,8 @@ def main(argv: list[str]) -> int:
     if args.scenarios:
         keys = [k.strip() for k in args.scenarios.split(",") if k.strip()]
     else:
-        keys = [k for k, sc in SCENARIOS.items() if sc.default]
+        # By key, not by import order: sections come from several modules.
+        keys = sorted(k for k, sc in SCENARIOS.items() if sc.default)
     missing = [k for k in keys if k not in SCENARIOS]
     if missing:
         print(f"unknown scenario(s) {missing}; known: {', '.join(SCENARIOS)}", file=sys.stderr)
