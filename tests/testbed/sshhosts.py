@@ -83,10 +83,16 @@ class TestNetwork:
         raise TestbedUnavailable("no free 10.213.x.0/24 subnet for the SSH test network")
 
     def remove(self) -> None:
+        """Remove the network, first detaching containers a test attached and left."""
         try:
+            self.network.reload()
+            for container_id in self.network.attrs.get("Containers") or {}:
+                self.network.disconnect(container_id, force=True)
             self.network.remove()
         except NotFound:
             pass
+        except APIError as exc:
+            log(f"could not remove network {self.name}: {exc}")
 
 
 @dataclass
