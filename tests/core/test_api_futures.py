@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import lithops
-from lithops.errors import SerializationError
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.wait import ALL_COMPLETED, ALWAYS, ANY_COMPLETED
@@ -94,6 +93,7 @@ def test_wait_return_when_a_percentage_waits_for_that_share_of_calls(fexec):
     done, not_done = fexec.wait(fs, return_when=50, show_progressbar=False)
     assert time.monotonic() - start < 1.8
     assert len(done) >= 2 and fs[0] in done and fs[1] in done
+    assert len(done) + len(not_done) == 4
     assert fexec.get_result(fs) == [0.01, 0.05, 2, 2]
 
 
@@ -282,14 +282,27 @@ def test_done_futures_can_be_waited_on_in_another_process(fexec, tmp_path):
     assert out.stdout.split("\n")[0] == "3 0 [2, 3, 4]"
 
 
-def test_a_pending_future_refuses_to_pickle_and_says_to_wait(fexec):
-    # Documented behaviour: results are pushed to the client that submitted the call, so a
-    # future still running cannot be followed elsewhere; wait for it, then pickle it.
-    fut = fexec.call_async(sleepy, 0.5)
-    with pytest.raises(SerializationError, match="wait"):
-        pickle.dumps(fut)
-    assert fut.result() == 0.5
-    assert pickle.loads(pickle.dumps(fut)).result() == 0.5
+def test_a_pending_future_pickled_to_another_process_is_waited_on_there(fexec, tmp_path):
+    # Results are pushed to the submitting client; a future pickled while still running is
+    # handed over through storage, so the copy resolves in another process too.
+    fut = fexec.call_async(sleepy, 1.0)
+    fs = fexec.map(fail_on_two, [2])
+    path = tmp_path / "pending.pickle"
+    path.write_bytes(pickle.dumps([fut, fs[0]]))
+    assert not fut.done
+    code = (
+        "import pickle, lithops\n"
+        f"ok, failed = pickle.load(open({str(path)!r}, 'rb'))\n"
+        "print(lithops.get_result([ok], timeout=30))\n"
+        "try:\n"
+        "    failed.result(timeout=30)\n"
+        "except KeyError as exc:\n"
+        "    print('KeyError', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[1.0]", "KeyError 'no 2'"]
+    assert fut.result() == 1.0
 
 
 # -- clean ---------------------------------------------------------------------------------------

@@ -185,3 +185,21 @@ def test_objects_written_by_functions_are_visible_to_the_client(fexec, storage):
         len("written by a worker: w/22"),
     ]
     assert storage.get_object(storage.bucket, "w/22") == b"written by a worker: w/22"
+
+
+def storage_inside(key):
+    st = Storage()  # no arguments, on the worker: the executor's storage, as in Lithops
+    st.put_object(st.bucket, key, b"from Storage() in a function")
+    return st.bucket
+
+
+def test_storage_created_inside_a_function_is_the_executors_storage(home, tmp_path):
+    config = {
+        "lithops": {"storage": "localhost"},
+        "localhost": {"storage_root": str(tmp_path / "own"), "storage_bucket": "ownbucket"},
+    }
+    with lithops.FunctionExecutor(config=config) as fx:
+        assert fx.call_async(storage_inside, "inside.txt").result() == "ownbucket"
+    assert (tmp_path / "own" / "ownbucket" / "inside.txt").read_bytes() == (
+        b"from Storage() in a function"
+    )
