@@ -70,6 +70,31 @@ def test_a_straggler_gets_a_backup_and_the_map_finishes_fast(
     assert fexec.map(abs, [-1, -2]).get_result() == [1, 2]
 
 
+def slow_then_raise(x: int, base: str) -> int:
+    """Input 4 hangs on its first attempt and raises on any later one."""
+    marker = Path(base) / "slept"
+    if x == 4:
+        if marker.exists():
+            raise ValueError("the copy failed")
+        marker.write_text(str(os.getpid()))
+        time.sleep(30)
+    time.sleep(0.05)
+    return x
+
+
+def test_the_first_outcome_wins_even_a_failure(
+    fexec: lithops.FunctionExecutor, tmp_path: Path
+) -> None:
+    start = time.monotonic()
+    fs = fexec.map(slow_then_raise, [(x, str(tmp_path)) for x in range(20)], backups=True)
+    results = fexec.get_result(fs, throw_except=False, timeout=25)
+    assert time.monotonic() - start < 10
+    assert results == [None if x == 4 else x for x in range(20)]
+    assert isinstance(fs[4].exception(), ValueError)
+    loser = int((tmp_path / "slept").read_text())
+    assert gone_within(loser, 2.0), f"the stuck copy's worker {loser} was not stopped"
+
+
 def test_backups_are_opt_in(fexec: lithops.FunctionExecutor, tmp_path: Path) -> None:
     fs = fexec.map(slow_first_time, [(x, 3, str(tmp_path)) for x in range(12)])
     _, not_done = fexec.wait(fs, timeout=4, throw_except=False)

@@ -179,7 +179,6 @@ class Scheduler:
         now = time.time()
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
-        losers: list[CallKey] = []
         for record in records:
             key = tuple(record["key"])
             call = self._calls.get(key)
@@ -188,10 +187,6 @@ class Scheduler:
             call.inflight -= 1
             if call.future.call_state.terminal:
                 continue  # a late result of a cancelled call or of a backup's loser
-            if not record["ok"] and self._other_copy_running(call):
-                continue  # this copy failed; the outcome is the other copy's
-            if call.backups and call.inflight > 0:
-                losers.append(call.future.key)
             if call.started:
                 call.duration = time.monotonic() - call.started
             future = call.future
@@ -218,7 +213,7 @@ class Scheduler:
                     finished.append((future, CallState.FAILED, None, error))
         self._finish_many(finished)
         self._retry(retry)
-        self._stop_losers(losers)
+        self._stop_losers([f.key for f, *_ in finished])
 
     def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
         retry: list[_Call] = []
@@ -228,7 +223,7 @@ class Scheduler:
             if call is None:
                 continue
             call.inflight -= 1
-            if call.future.call_state.terminal or self._other_copy_running(call):
+            if call.future.call_state.terminal:
                 continue
             if isinstance(error, concurrent.futures.CancelledError):
                 finished.append((call.future, CallState.CANCELLED, None, None))
@@ -242,6 +237,7 @@ class Scheduler:
                 finished.append((call.future, state, None, error))
         self._finish_many(finished)
         self._retry(retry)
+        self._stop_losers([f.key for f, *_ in finished])
 
     def requeue(self, keys: Sequence[CallKey]) -> None:
         by_job: dict[str, list[ResponseFuture]] = {}
@@ -321,11 +317,6 @@ class Scheduler:
 
     # -- speculative backups -------------------------------------------------------------------
 
-    @staticmethod
-    def _other_copy_running(call: _Call) -> bool:
-        """A backed-up call whose other copy may still succeed: one copy's failure waits."""
-        return call.backups > 0 and call.inflight > 0
-
     def _watch_stragglers(self) -> None:
         while True:
             time.sleep(BACKUP_CHECK_INTERVAL)
@@ -352,11 +343,16 @@ class Scheduler:
                 return
 
     def _stop_losers(self, keys: list[CallKey]) -> None:
-        """The first copy of a backed-up call won: stop the others on the backend."""
-        if not keys:
+        """A backed-up call ended (first outcome wins): stop its other copies on the backend."""
+        losers = []
+        for key in keys:
+            call = self._calls.get(key)
+            if call is not None and call.backups and call.inflight > 0:
+                losers.append(key)
+        if not losers:
             return
         try:
-            self._cancel(keys)
+            self._cancel(losers)
         except Exception as exc:
             logger.warning("the backend could not stop the losing copies of %s: %s", keys, exc)
 
