@@ -129,3 +129,29 @@ def test_with_retries_the_calls_of_a_killed_host_rerun_on_the_other_host(
         assert results == [survivor.name] * 4
         # The executor goes on with the host it has left.
         assert fexec.get_result(fexec.map(_hostname, range(6))) == [survivor.name] * 6
+
+
+def test_a_frozen_host_that_keeps_its_connections_open_is_declared_lost_by_the_watchdog(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    # Every process of the host stopped (SIGSTOP): its TCP connections stay open but nothing
+    # answers, like a VM that hangs or a network that drops packets silently. Only the ping
+    # watchdog can notice.
+    victim, survivor = ssh_host_factory(), ssh_host_factory()
+    config = ssh_config([victim, survivor], workers=2)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        futures = fexec.map(_sleep_on(victim.name), range(4))
+        assert wait_until(
+            lambda: len([p for p in agent_processes(victim) if "lithops.worker" in p]) >= 2, 10
+        )
+        victim.exec("kill -STOP -1")
+        try:
+            frozen = time.monotonic()
+            _, not_done = fexec.wait(futures, timeout=30, throw_except=False)
+            waited = time.monotonic() - frozen
+        finally:
+            victim.exec("kill -CONT -1")
+    print(f"frozen host declared lost after {waited:.2f} s")
+    assert not not_done and waited <= 10
+    lost = [f for f in futures if isinstance(f.exception(), WorkerLostError)]
+    assert len(lost) == 2 and "stopped answering" in str(lost[0].exception())
