@@ -317,3 +317,19 @@ def test_clean_accepts_lithops_arguments_and_keeps_results(fexec):
     fexec.clean(force=True)
     assert fs[0].result() == 2
     assert fexec.map(inc, [5]).get_result() == [6]
+
+
+def add(x, y):
+    return x + y
+
+
+def test_mapping_over_futures_takes_every_map_option(fexec):
+    fs = fexec.map(inc, [1, 2])
+    assert fexec.map(add, fs, extra_args=(10,), chunksize=1).get_result() == [12, 13]
+    fs = fexec.map(inc, [1, 2])
+    assert fs.map(add, extra_args={"y": 100}).get_result() == [102, 103]
+
+
+def test_mapping_over_a_map_reduce_maps_over_its_result(fexec):
+    fs = fexec.map_reduce(inc, [1, 2, 3], total)
+    assert fexec.map(double, fs).get_result() == [18]

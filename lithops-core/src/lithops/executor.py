@@ -305,9 +305,10 @@ class FunctionExecutor:
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
-            return self._chain(
-                map_function, list(map_iterdata), timeout=timeout, extra_env=extra_env
-            )
+            # Chaining: one call per parent future, on its result (after a map_reduce, on
+            # its reducers' results); every other option applies as usual.
+            parents = [f for f in self._expand(map_iterdata) if f._produce_output]
+            map_iterdata = [(r,) for r in get_result(parents, show_progressbar=False)]
         job, futures = self._new_job(
             "M",
             map_function,
@@ -328,13 +329,6 @@ class FunctionExecutor:
         self.last_call = "map"
         self._run(job, futures)
         return futures
-
-    def _chain(
-        self, func: Callable[..., Any], parents: list[ResponseFuture], **options: Any
-    ) -> FuturesList:
-        """``futures.map(g)``: ``g(result)`` per parent, each started when its parent is done."""
-        results = get_result(parents, show_progressbar=False)
-        return self.map(func, [(r,) for r in results], **options)
 
     def map_reduce(
         self,
