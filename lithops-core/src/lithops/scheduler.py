@@ -15,7 +15,7 @@ import pickle
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import cloudpickle
@@ -282,6 +282,15 @@ class Scheduler:
         except Exception as exc:
             logger.warning("the backend could not stop cancelled calls: %s", exc)
         return True
+
+    def outstanding(self, job_keys: Collection[str]) -> list[ResponseFuture]:
+        """The unfinished calls of the jobs ``job_keys`` (what Ctrl-C in a wait cancels)."""
+        with self._lock:
+            return [
+                c.future
+                for c in self._calls.values()
+                if c.job.job_key in job_keys and not c.future.call_state.terminal
+            ]
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -130,12 +130,13 @@ def wait(
 
 
 def _cancel_pending(futures: list[ResponseFuture]) -> None:
+    """Ctrl-C: cancel every unfinished call of the jobs being waited for."""
     by_scheduler: dict[int, tuple[Any, list[ResponseFuture]]] = {}
     for f in futures:
         if not f.done and f._scheduler is not None:
             by_scheduler.setdefault(id(f._scheduler), (f._scheduler, []))[1].append(f)
     for scheduler, pending in by_scheduler.values():
-        scheduler.cancel(pending)
+        scheduler.cancel([*pending, *scheduler.outstanding({f.job_key for f in pending})])
 
 
 def get_result(
