@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lithops.job import iterate_inputs
-from lithops.wait import ALL_COMPLETED, ALWAYS, ANY_COMPLETED
+from lithops.wait import ALL_COMPLETED
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
@@ -178,12 +178,12 @@ class RetryingFunctionExecutor:
         show_progressbar: bool = True,
     ) -> tuple[list[RetryingFuture], list[RetryingFuture]]:
         """Wait for retrying futures; ``(done, pending)``. A call counts as done once it
-        succeeded or used up its retries (``ALWAYS``/``ANY_COMPLETED`` as in ``wait``)."""
+        succeeded or used up its retries; ``return_when`` as in :func:`lithops.wait`."""
         by_call = {id(f.response_future): f for f in fs}
         done, pending = self.executor.wait(
             [f.response_future for f in fs],
             throw_except=throw_except,
-            return_when=return_when if return_when in (ALWAYS, ANY_COMPLETED) else ALL_COMPLETED,
+            return_when=return_when,
             download_results=download_results,
             timeout=timeout,
             show_progressbar=show_progressbar,
