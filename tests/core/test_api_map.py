@@ -245,6 +245,56 @@ def test_lambdas_closures_partials_instances_and_builtins_run(fexec):
     assert fexec.map(abs, [-1, -2]).get_result() == [1, 2]
 
 
+class Shifter:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def shift(self, x):
+        return x + self.n
+
+    @staticmethod
+    def negate(x):
+        return -x
+
+    @classmethod
+    def named(cls, x):
+        return (cls.__name__, x)
+
+
+def tagged(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return ("wrapped", func(*args, **kwargs))
+
+    return wrapper
+
+
+@tagged
+def decorated_with_id(x, id):
+    return (x, id)
+
+
+def keyword_only(x, *, scale=1):
+    return x * scale
+
+
+def test_methods_decorated_functions_and_keyword_only_parameters(fexec):
+    assert fexec.map(Shifter(5).shift, [1]).get_result() == [6]
+    assert fexec.map(Shifter.negate, [1]).get_result() == [-1]
+    assert fexec.map(Shifter.named, [1]).get_result() == [("Shifter", 1)]
+    assert fexec.map(decorated_with_id, ["a", "b"]).get_result() == [
+        ("wrapped", ("a", 0)),
+        ("wrapped", ("b", 1)),
+    ]
+    assert fexec.map(keyword_only, [{"x": 2, "scale": 3}, 4]).get_result() == [6, 4]
+
+
+def test_builtins_with_positional_only_reserved_names_are_plain_functions(fexec):
+    # len(obj, /): a positional-only 'obj' is an ordinary argument, not object partitioning
+    assert fexec.map(len, ["abc", [1]]).get_result() == [3, 1]
+    assert fexec.map(max, [(1, 5), (7, 2)]).get_result() == [5, 7]
+
+
 def test_varargs_functions_take_tuples_and_dicts(fexec):
     fs = fexec.map(variadic, [(1, 2), {"a": 1, "b": 2}, 7])
     assert fs.get_result() == [[[1, 2], {}], [[], {"a": 1, "b": 2}], [[7], {}]]

@@ -151,7 +151,9 @@ def reserved_params(func: Callable[..., Any]) -> tuple[str, ...]:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return ()
-    return tuple(p for p in RESERVED if p in params)
+    # Filled in by keyword, so a positional-only parameter is never one (``len(obj, /)``).
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return tuple(p for p in RESERVED if p in params and params[p].kind in by_keyword)
 
 
 def check_binding(
