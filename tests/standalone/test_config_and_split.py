@@ -110,3 +110,14 @@ def test_split_message_slices_calls_and_arguments_in_order() -> None:
 def test_host_spec_name_hides_the_default_port() -> None:
     assert HostSpec("h", 22, "u").name == "u@h"
     assert HostSpec("h", 2222, "u").name == "u@h:2222"
+
+
+def test_the_attach_message_carries_settings_but_no_credentials() -> None:
+    from lithops import wire
+    from lithops_standalone.config import StandaloneSettings
+    from lithops_standalone.host import attach_message
+
+    spec = HostSpec("10.0.0.9", 22, "u", key_filename="/keys/id_secret", password="hunter2")
+    payload = wire.encode(attach_message(spec, StandaloneSettings(runtime="img:1"), None))
+    assert b"hunter2" not in payload and b"id_secret" not in payload
+    assert wire.decode(payload)["runtime"] == "img:1"

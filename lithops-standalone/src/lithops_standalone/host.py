@@ -29,7 +29,7 @@ from lithops_standalone.errors import BootstrapError
 from lithops_standalone.protocol import PING_INTERVAL, SILENCE_TIMEOUT, call_key
 from lithops_standalone.ssh import connect
 
-__all__ = ["HostSession"]
+__all__ = ["HostSession", "attach_message"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,17 +103,7 @@ class HostSession:
 
     def _attach(self, deadline: float) -> None:
         assert self._channel is not None
-        self._send(
-            {
-                "t": "attach",
-                "client": f"{socket.gethostname()}:{os.getpid()}",
-                "runtime": _agent_runtime(self.settings.runtime),
-                "workers": self.spec.worker_processes,
-                "soft": self.settings.soft_dismantle_timeout,
-                "hard": self.settings.hard_dismantle_timeout,
-                "on_dismantle": self.on_dismantle,
-            }
-        )
+        self._send(attach_message(self.spec, self.settings, self.on_dismantle))
         self._channel.channel.settimeout(max(1.0, deadline - time.monotonic()))
         try:
             frame = self._channel.rfile.read_frame()
@@ -290,6 +280,21 @@ class HostSession:
         threading.Thread(target=self._shutdown_transport, daemon=True).start()
         if self.on_dead is not None:
             self.on_dead(self)
+
+
+def attach_message(
+    spec: HostSpec, settings: StandaloneSettings, on_dismantle: str | None
+) -> dict[str, Any]:
+    """What a client tells an agent when it attaches: settings only, never credentials."""
+    return {
+        "t": "attach",
+        "client": f"{socket.gethostname()}:{os.getpid()}",
+        "runtime": _agent_runtime(settings.runtime),
+        "workers": spec.worker_processes,
+        "soft": settings.soft_dismantle_timeout,
+        "hard": settings.hard_dismantle_timeout,
+        "on_dismantle": on_dismantle,
+    }
 
 
 def _agent_runtime(runtime: str | None) -> str | None:
