@@ -333,3 +333,12 @@ def test_mapping_over_futures_takes_every_map_option(fexec):
 def test_mapping_over_a_map_reduce_maps_over_its_result(fexec):
     fs = fexec.map_reduce(inc, [1, 2, 3], total)
     assert fexec.map(double, fs).get_result() == [18]
+
+
+def test_one_executor_used_from_several_threads(fexec):
+    def job(n: int) -> list[int]:
+        return fexec.map(inc, range(n * 10, n * 10 + 20)).get_result()
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(job, range(6)))
+    assert outcomes == [[x + 1 for x in range(n * 10, n * 10 + 20)] for n in range(6)]
