@@ -75,6 +75,7 @@ def with_id(x, id):
 
 
 def put_and_get(key, storage):
+    assert isinstance(storage, lithops.Storage), type(storage)
     storage.put_object(storage.bucket, key, f"value of {key}".encode())
     return storage.get_object(storage.bucket, key).decode()
 
