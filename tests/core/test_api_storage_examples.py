@@ -203,3 +203,14 @@ def test_storage_created_inside_a_function_is_the_executors_storage(home, tmp_pa
     assert (tmp_path / "own" / "ownbucket" / "inside.txt").read_bytes() == (
         b"from Storage() in a function"
     )
+
+
+def test_a_storage_that_cannot_be_set_up_does_not_fail_jobs_that_do_not_use_it(
+    home, monkeypatch
+):
+    def broken(self):
+        raise RuntimeError("storage credentials missing")
+
+    monkeypatch.setattr(Storage, "worker_descriptor", broken)
+    with lithops.FunctionExecutor() as fx:
+        assert fx.map(abs, [-1, -2]).get_result() == [1, 2]

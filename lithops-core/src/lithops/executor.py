@@ -78,7 +78,7 @@ class FunctionExecutor:
         self._handle: Any = None
         self._provision_lock = threading.Lock()
         self._storage: Any = None
-        self._worker_config_json: str | None = None
+        self._worker_config_env: dict[str, str] | None = None
         self._logs = LogRecorder(self.executor_id)
         self._scheduler = Scheduler(
             invoke=self._invoke,
@@ -123,16 +123,23 @@ class FunctionExecutor:
             self._storage = Storage(config=self.config)
         return self._storage
 
-    def _worker_config(self) -> str:
+    def _worker_env(self) -> dict[str, str]:
         """The config a function's own ``lithops.Storage()`` reads on the worker, as Lithops
         gives it (``LITHOPS_CONFIG``): this executor's storage, by its secret-free descriptor,
-        never the whole config."""
-        if self._worker_config_json is None:
-            desc = self.storage.worker_descriptor()
-            name = desc["backend"]
-            section = {**desc["settings"], "storage_bucket": desc["bucket"]}
-            self._worker_config_json = json.dumps({"lithops": {"storage": name}, name: section})
-        return self._worker_config_json
+        never the whole config. Empty when the storage cannot be set up: a job that does not
+        use storage must not fail for it."""
+        if self._worker_config_env is None:
+            try:
+                desc = self.storage.worker_descriptor()
+            except Exception as exc:
+                logger.debug("no storage config for the workers: %s", exc)
+                self._worker_config_env = {}
+            else:
+                name = desc["backend"]
+                section = {**desc["settings"], "storage_bucket": desc["bucket"]}
+                config = {"lithops": {"storage": name}, name: section}
+                self._worker_config_env = {CONFIG_ENV: json.dumps(config)}
+        return self._worker_config_env
 
     def _ensure_handle(self) -> Any:
         if self._handle is None:
@@ -207,7 +214,7 @@ class FunctionExecutor:
             # which clean() deletes
             extra_env={
                 SESSION_ID_ENV: f"{self.executor_id}/{job_id}",
-                CONFIG_ENV: self._worker_config(),
+                **self._worker_env(),
                 **(extra_env or {}),
             },
             runtime_memory=runtime_memory,
