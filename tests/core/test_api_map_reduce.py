@@ -4,6 +4,7 @@ result (its result returned as a value), or one reducer per object with
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +164,10 @@ def test_wait_on_a_map_reduce_includes_its_reducer(fexec):
     done, not_done = fexec.wait(fs)
     assert len(done) == 4 and not not_done
     assert fexec.get_result(fs) == 27
+
+
+def test_a_pickled_map_reduce_result_still_gives_the_reduce_result(fexec):
+    fs = fexec.map_reduce(my_map_function, [1, 2, 3], my_reduce_function)
+    fexec.wait(fs)
+    copy = pickle.loads(pickle.dumps(fs))
+    assert lithops.get_result(copy) == [27]

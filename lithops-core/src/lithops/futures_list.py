@@ -64,4 +64,7 @@ class FuturesList(list):
         return self._executor().get_result(self, **kwargs)
 
     def __reduce__(self) -> Any:
-        return (FuturesList, (list(self),))
+        # The executor stays behind; a map_reduce's started reducers travel in the list, so
+        # the copy still yields the reduce result.
+        started = self.reducers.started() if self.reducers is not None else []
+        return (FuturesList, ([*self, *started],))
