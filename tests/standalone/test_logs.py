@@ -73,3 +73,45 @@ def test_logs_poll_in_another_process_shows_a_printed_line_within_1s(
     print(f"line printed on the host reached `lithops logs poll` after {arrived - printed:.3f} s")
     assert arrived - printed <= 1.0
     assert any("done" in s for _, s in lines)
+
+
+def _shout(marker: str) -> str:
+    for i in range(3):
+        print(f"{marker} line {i}")
+    return marker
+
+
+def test_logs_get_reads_the_lines_kept_on_the_hosts_without_local_records(
+    ssh_hosts: list[Any], lithops_home: Path, tmp_path: Path
+) -> None:
+    config = ssh_config(ssh_hosts)
+    config_file = lithops_home / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    marker = f"kept-{uuid.uuid4().hex[:8]}"
+    with lithops.FunctionExecutor(config=config) as fexec:
+        future = fexec.call_async(_shout, marker)
+        assert future.result() == marker
+        job_key = future.job_key
+    # Another machine (or after `lithops clean`): no local records at all.
+    env = {**os.environ, "HOME": str(lithops_home), "LITHOPS_LOGS_DIR": str(tmp_path / "empty")}
+    got = subprocess.run(
+        [sys.executable, "-m", "lithops.cli", "-c", str(config_file), "logs", "get", job_key],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert got.returncode == 0, got.stderr
+    lines = [line for line in got.stdout.splitlines() if marker in line]
+    assert [line.split(f"{marker} ")[1] for line in lines] == ["line 0", "line 1", "line 2"]
+
+    # With the local records too, each line is shown once.
+    env["LITHOPS_LOGS_DIR"] = str(lithops_home / ".lithops" / "logs")
+    both = subprocess.run(
+        [sys.executable, "-m", "lithops.cli", "-c", str(config_file), "logs", "get", job_key],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert len([line for line in both.stdout.splitlines() if marker in line]) == 3

@@ -30,11 +30,13 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lithops import wire
 from lithops.errors import BackendUnavailableError, WorkerLostError
 from lithops.plugins.types import CallBatch, CallKey
+from lithops_standalone.logtail import append_lines, prune
 from lithops_standalone.protocol import PING_INTERVAL, ActivityReader, call_key
 from lithops_standalone.relay import SOCKET_NAME
 
@@ -138,6 +140,10 @@ class _Router:
             session.send({"t": "requeue", "keys": mine})
 
     def log(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
+        try:  # kept on the host too: `lithops logs` works without the client's records
+            append_lines(self.agent.root, key[0], key[1], list(lines))
+        except OSError as exc:
+            logger.warning("could not record output of %s: %s", key, exc)
         session = self.agent.owners.get(call_key(key))
         if session is not None:
             session.send({"t": "log", "key": key, "lines": list(lines)})
@@ -148,6 +154,7 @@ class Agent:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self.root = Path(directory)
         self.host = socket.gethostname()
         self.lock = threading.RLock()
         self.sessions: set[_Session] = set()
@@ -185,6 +192,7 @@ class Agent:
         with open("agent.pid", "w") as fh:
             fh.write(str(os.getpid()))
         logger.info("agent %d serving in %s", os.getpid(), self.directory)
+        prune(self.root)
         threading.Thread(target=self._tick, name="lithops-agent-clock", daemon=True).start()
         while not self.stopping.is_set():
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from lithops.plugins import hookimpl
@@ -11,6 +12,8 @@ from lithops.plugins.types import (
     CallBatch,
     CallKey,
     ComputeHandle,
+    LogLine,
+    LogRequest,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -72,6 +75,15 @@ def lithops_release(handle: ComputeHandle, dismantle: bool) -> bool | None:
 
 
 @hookimpl
+def lithops_stream_logs(request: LogRequest) -> Iterator[LogLine] | None:
+    if request.backend not in BACKEND_NAMES:
+        return None
+    from lithops_standalone.remote_logs import stream_logs
+
+    return stream_logs(request)
+
+
+@hookimpl
 def lithops_cli_commands(cli: click.Group) -> None:
     from lithops_standalone.cli import add_commands
 
@@ -82,7 +94,3 @@ def _mine(handle: Any) -> bool:
     from lithops_standalone.handle import StandaloneHandle
 
     return isinstance(handle, StandaloneHandle)
-
-
-def is_standalone_backend(name: str) -> bool:
-    return name in BACKEND_NAMES
