@@ -73,3 +73,15 @@ def test_docker_runtime_runs_calls_inside_a_container_on_the_host(
     assert "bookworm" in inside["os"]
     assert inside["hostname"] != host.name  # a container of its own, not the host itself
     assert inside["sshd"] is False
+
+
+def test_a_runtime_image_missing_on_the_host_fails_the_calls_with_a_clear_error(
+    ssh_hosts: list[Any], docker_engine: Any, lithops_home: Any
+) -> None:
+    from lithops.errors import BackendUnavailableError
+
+    config = ssh_config(ssh_hosts[:1], runtime="lithops-test/no-such-image:0")
+    with lithops.FunctionExecutor(config=config) as fexec:
+        future = fexec.call_async(_where, 1)
+        with pytest.raises(BackendUnavailableError, match="no-such-image"):
+            future.result(timeout=60)
