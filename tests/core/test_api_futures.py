@@ -75,6 +75,12 @@ def test_wait_all_completed_returns_done_and_not_done_lists(fexec):
     assert all(f.done and f.success for f in done)
 
 
+def test_executor_wait_returns_futures_lists(fexec):
+    done, not_done = fexec.wait(fexec.map(inc, [1, 2]))
+    assert isinstance(done, FuturesList) and isinstance(not_done, FuturesList)
+    assert done.get_result() == [2, 3]
+
+
 def test_wait_any_completed_returns_when_the_first_call_is_done(fexec):
     fs = fexec.map(sleepy, [0.01, 10])
     start = time.monotonic()

@@ -459,16 +459,22 @@ class FunctionExecutor:
         show_progressbar: bool = True,
         **_: Any,
     ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
-        """Wait for ``fs`` (default: every future of this executor)."""
+        """Wait for ``fs`` (default: every future of this executor).
+
+        :returns: ``(done, not_done)``, two :class:`FuturesList` (so ``done.get_result()``
+            works, as in Lithops).
+        """
         futures = self._expand(fs if fs is not None else self.futures, return_when, timeout)
-        return wait(
+        done, not_done = wait(
             futures,
             throw_except=throw_except,
             return_when=return_when,
             download_results=download_results,
             timeout=timeout,
+            wait_dur_sec=wait_dur_sec,
             show_progressbar=show_progressbar,
         )
+        return FuturesList(done, executor=self), FuturesList(not_done, executor=self)
 
     def get_result(
         self,
