@@ -171,3 +171,10 @@ def test_a_pickled_map_reduce_result_still_gives_the_reduce_result(fexec):
     fexec.wait(fs)
     copy = pickle.loads(pickle.dumps(fs))
     assert lithops.get_result(copy) == [27]
+
+
+def test_module_level_wait_and_get_result_of_a_map_reduce(fexec):
+    fs = fexec.map_reduce(my_map_function, [1, 2, 3], my_reduce_function)
+    assert lithops.get_result(fs) == [27]  # module level: a list, as in Lithops
+    done, not_done = lithops.wait(fs)
+    assert len(done) == 4 and not not_done
