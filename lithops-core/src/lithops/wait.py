@@ -43,8 +43,18 @@ def _as_list(fs: Any) -> list[ResponseFuture]:
     return list(fs)
 
 
+def _interactive() -> bool:
+    """A person is watching: a terminal, or a Jupyter kernel (tqdm.auto draws a widget)."""
+    if sys.stderr.isatty():
+        return True
+    shell = sys.modules.get("IPython")
+    get_ipython = getattr(shell, "get_ipython", None)
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell" if get_ipython else False
+
+
 def _progressbar(show: bool, total: int, initial: int) -> Any:
-    if not show or total < 2 or not sys.stderr.isatty():
+    # Never tied to the log level: only whether someone can see it (CI and pipes cannot).
+    if not show or total < 2 or not _interactive():
         return None
     try:
         from tqdm.auto import tqdm
