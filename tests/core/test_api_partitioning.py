@@ -174,6 +174,21 @@ def test_a_list_of_keys_and_cloudobjects(fexec, in_storage):
     assert got == Counter(FILES["a.txt"].splitlines() + FILES["c.txt"].splitlines())
 
 
+def test_a_whole_bucket_and_a_list_of_buckets(fexec):
+    st = fexec.storage
+    st.put_object("partbucket1", "x/one.txt", FILES["a.txt"])
+    st.put_object("partbucket1", "two.txt", FILES["c.txt"])
+    st.put_object("partbucket2", "three.txt", FILES["b.csv"])
+    fs = fexec.map(lines_of, "partbucket1", obj_chunk_number=2)
+    assert Counter(all_lines(fs.get_result())) == Counter(
+        FILES["a.txt"].splitlines() + FILES["c.txt"].splitlines()
+    )
+    fs = fexec.map(lines_of, ["localhost://partbucket1", "partbucket2/"], obj_chunk_size=900)
+    assert Counter(all_lines(fs.get_result())) == Counter(
+        FILES["a.txt"].splitlines() + FILES["c.txt"].splitlines() + FILES["b.csv"].splitlines()
+    )
+
+
 def test_data_stream_iterates_by_line(fexec, in_storage):
     fs = fexec.map(readline_count, f"{in_storage}/partition/", obj_chunk_size=2000)
     assert sum(fs.get_result()) == sum(expected_lines().values())
