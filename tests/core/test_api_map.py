@@ -10,6 +10,7 @@ import functools
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -323,9 +324,13 @@ def test_extra_env_is_visible_in_os_environ_of_the_function_only(fexec):
 
 def test_chunksize_and_runtime_memory_are_accepted_and_results_stay_ordered(fexec):
     data = list(range(25))
-    fs = fexec.map(double, data, chunksize=4, runtime_memory=512)
+    fs = fexec.map(double, data, chunksize=2, runtime_memory=512)
     assert fs.get_result() == [2 * x for x in data]
-    assert len({f.stats["worker_pid"] for f in fs}) >= 1
+    # calls of one batch (one "invocation" in Lithops' words) were received together
+    per_batch = Counter(
+        (f.stats["worker_pid"], f.stats["worker_batch_received_tstamp"]) for f in fs
+    )
+    assert max(per_batch.values()) <= 2
 
 
 def test_timeout_stops_a_call_that_runs_too_long(fexec):
