@@ -4,6 +4,7 @@ client and its functions."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,10 +171,27 @@ def test_cloudobjects_made_by_functions_are_read_by_the_client_and_other_functio
         storage.get_cloudobject(cloudobjects[1][1])
 
 
+def put_then_sleep(text, storage):
+    co = storage.put_cloudobject(text)
+    time.sleep(1.0)
+    return co
+
+
 def test_clean_keeps_client_cloudobjects_and_those_of_unfinished_jobs(fexec, storage):
     mine = storage.put_cloudobject("client side")
+    fut = fexec.call_async(put_then_sleep, "still running")
+    prefix = f"lithops.jobs/tmp/{fut.job_key}/"
+    deadline = time.monotonic() + 10
+    while not storage.list_keys(storage.bucket, prefix) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert storage.list_keys(storage.bucket, prefix)
     fexec.clean()
     assert storage.get_cloudobject(mine) == b"client side"
+    assert storage.list_keys(storage.bucket, prefix)  # its job is still running
+    co = fut.result()
+    assert storage.get_cloudobject(co) == b"still running"
+    fexec.clean(fs=[fut])
+    assert storage.list_keys(storage.bucket, prefix) == []
     fexec.clean(cs=[mine])
     fexec.clean(cs=[mine])  # already gone: not an error
 
@@ -205,9 +223,7 @@ def test_storage_created_inside_a_function_is_the_executors_storage(home, tmp_pa
     )
 
 
-def test_a_storage_that_cannot_be_set_up_does_not_fail_jobs_that_do_not_use_it(
-    home, monkeypatch
-):
+def test_a_storage_that_cannot_be_set_up_does_not_fail_jobs_that_do_not_use_it(home, monkeypatch):
     def broken(self):
         raise RuntimeError("storage credentials missing")
 

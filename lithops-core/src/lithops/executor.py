@@ -575,14 +575,20 @@ class FunctionExecutor:
                 f.job_key for f in self._expand(fs if fs is not None else self.futures, ALWAYS)
             }
             running = {f.job_key for f in self.futures if not f.done}
+            jobs = wanted if force else wanted - running
             storage = self.storage
-            for job_key in sorted(wanted if force else wanted - running):
-                try:
-                    keys = storage.list_keys(storage.bucket, f"{TEMP_PREFIX}/{job_key}/")
-                    if keys:
-                        storage.delete_objects(storage.bucket, keys)
-                except StorageNoSuchKeyError:
-                    pass
+            prefix = f"{TEMP_PREFIX}/{self.executor_id}/"
+            try:
+                # one listing for the whole executor, however many jobs it ran
+                keys = [
+                    k
+                    for k in storage.list_keys(storage.bucket, prefix)
+                    if f"{self.executor_id}/{k[len(prefix) :].split('/', 1)[0]}" in jobs
+                ]
+                if keys:
+                    storage.delete_objects(storage.bucket, keys)
+            except StorageNoSuchKeyError:
+                pass
         if force:
             self._logs.remove()
 
