@@ -93,3 +93,38 @@ def test_hard_timeout_stops_an_agent_whose_calls_hang(
     print(f"hung call failed {elapsed:.1f} s after submission (hard_dismantle_timeout 3 s)")
     assert elapsed <= 3 + 2
     assert wait_until(lambda: not agent_processes(host), 10)
+
+
+def _agent_pids(host: Any) -> list[str]:
+    return [p.split()[0] for p in agent_processes(host) if "lithops_standalone.agent" in p]
+
+
+def test_an_idle_executor_outlives_its_agent_and_attaches_again(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    host = ssh_host_factory()
+    # An attached but idle client does not keep the agent past hard_dismantle_timeout.
+    config = ssh_config([host], soft_dismantle_timeout=2, hard_dismantle_timeout=3)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.call_async(_noop, 1).result() == 1
+        first = _agent_pids(host)
+        assert len(first) == 1
+        assert wait_until(lambda: not agent_processes(host), 10)
+        start = time.monotonic()
+        assert fexec.get_result(fexec.map(_noop, range(10))) == list(range(10))
+        print(f"attached again to a fresh agent in {time.monotonic() - start:.2f} s")
+        second = _agent_pids(host)
+        assert len(second) == 1 and second != first
+
+
+def test_an_agent_stopped_with_sigterm_leaves_nothing_and_the_executor_goes_on(
+    ssh_host_factory: Callable[..., Any], lithops_home: Any
+) -> None:
+    host = ssh_host_factory()
+    config = ssh_config([host])
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.get_result(fexec.map(_noop, range(4))) == list(range(4))
+        (pid,) = _agent_pids(host)
+        host.exec(f"kill -TERM {pid}", user="lithops")
+        assert wait_until(lambda: not agent_processes(host), 10)
+        assert fexec.call_async(_noop, 7).result() == 7

@@ -9,8 +9,9 @@ routed back to the session that submitted the call, as they happen.
 Self-dismantle (checked every half second), following Lithops' keeper:
 
 * no client attached and no call in flight for ``soft_dismantle_timeout`` -> stop;
-* calls in flight but nothing submitted for ``hard_dismantle_timeout`` -> stop; those calls
-  fail with :class:`~lithops.errors.WorkerLostError` (the hang guard);
+* nothing submitted for ``hard_dismantle_timeout``, clients attached or not -> stop; calls
+  still in flight fail with :class:`~lithops.errors.WorkerLostError` (the hang guard), and an
+  idle client attaches again (to a fresh agent) on its next invoke;
 * a client that detached with ``dismantle`` set -> stop as soon as nothing else is attached.
 
 Stopping closes the pools (workers killed, containers removed), removes the socket and runs the
@@ -335,7 +336,8 @@ class Agent:
             if self.owners:
                 return self.last_submit + self.hard - now, "hard_dismantle_timeout"
             if self._attached():
-                return float("inf"), "client attached"
+                # An idle client does not keep an agent forever: it attaches again if needed.
+                return self.last_submit + self.hard - now, "hard_dismantle_timeout"
             if self.dismantle_when_idle:
                 return 0.0, "released with dismantle"
             return self.idle_since + self.soft - now, "soft_dismantle_timeout"

@@ -30,6 +30,7 @@ class StandaloneHandle:
     sessions: list[HostSession]
     #: called on release with ``dismantle``: stops/deletes provider VMs (create/reuse modes)
     on_release: Any = None
+    events: EventSink | None = None
     _functions: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,34 +43,56 @@ class StandaloneHandle:
         return [s.name for s in self.sessions]
 
     def invoke(self, batch: CallBatch) -> None:
-        live = [s for s in self.sessions if s.alive]
-        if not live:
-            raise BackendUnavailableError(
-                f"every standalone host of this executor is gone ({', '.join(self.hosts)}); "
-                f"check them and create a new executor"
-            )
         message = wire.decode(batch.message)
         self._fill_function(message, batch.func_key)
-        counts = plan(len(batch.calls), [s.slots for s in live], [s.busy() for s in live])
-        used = [(s, c) for s, c in zip(live, counts, strict=True) if c]
-        if len(used) == 1:
-            session = used[0][0]
-            session.submit(
-                batch.job_key,
-                list(batch.calls),
-                wire.encode(message),
-                batch.timeout,
-                batch.func_key,
-            )
-            return
-        parts = split_message(message, counts)
+        pending: list[tuple[list[CallKey], dict[str, Any]]] = [(list(batch.calls), message)]
+        for _ in range(3):
+            live = [s for s in self.sessions if s.alive and s.ensure_attached()]
+            if not live:
+                break
+            retry: list[tuple[list[CallKey], dict[str, Any]]] = []
+            for keys, part in pending:
+                retry.extend(self._spread(batch, keys, part, live))
+            if not retry:
+                return
+            pending = retry  # a host went away between planning and sending: others take it
+        error = BackendUnavailableError(
+            f"every standalone host of this executor is gone ({', '.join(self.hosts)}); "
+            f"check them and create a new executor"
+        )
+        left = [key for keys, _ in pending for key in keys]
+        if len(left) == len(batch.calls) or self.events is None:
+            raise error
+        self.events.lost(left, error)  # the rest of the batch is on its way
+
+    def _spread(
+        self,
+        batch: CallBatch,
+        keys: list[CallKey],
+        message: dict[str, Any],
+        live: list[HostSession],
+    ) -> list[tuple[list[CallKey], dict[str, Any]]]:
+        """Send ``keys`` over ``live`` hosts; returns the parts no host took."""
+        counts = plan(len(keys), [s.slots for s in live], [s.busy() for s in live])
+        parts: list[dict[str, Any] | None] = (
+            [message if c else None for c in counts]
+            if sum(1 for c in counts if c) == 1
+            else split_message(message, counts)
+        )
+        failed = []
         start = 0
         for session, count, part in zip(live, counts, parts, strict=True):
             if part is None:
                 continue
-            keys = list(batch.calls[start : start + count])
+            mine = keys[start : start + count]
             start += count
-            session.submit(batch.job_key, keys, wire.encode(part), batch.timeout, batch.func_key)
+            try:
+                session.submit(
+                    batch.job_key, mine, wire.encode(part), batch.timeout, batch.func_key
+                )
+            except BackendUnavailableError:
+                failed.append((mine, part))
+        return failed
 
     def _fill_function(self, message: dict[str, Any], func_key: str) -> None:
         # A scheduler may send a job's function once; every host (and worker) needs it.
@@ -140,4 +163,4 @@ def open_hosts(
     installed = [s.name for s in sessions if s.installed]
     if installed:
         logger.info("bootstrapped lithops %s on %s", bundle.tag, ", ".join(installed))
-    return StandaloneHandle(backend=backend, sessions=sessions)
+    return StandaloneHandle(backend=backend, sessions=sessions, events=events)

@@ -3,7 +3,8 @@
 A reader thread turns the agent's frames into calls on the executor's event sink as they
 arrive. Both sides ping every second; a host silent for :data:`SILENCE_TIMEOUT` seconds (killed,
 unplugged, its agent dead) fails every call outstanding on it with ``WorkerLostError``, so a
-wait never outlives a dead host.
+wait never outlives a dead host. A connection that ends while no call is outstanding (the
+agent's idle dismantle, a laptop that slept) is attached again on the next invoke.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import paramiko
@@ -34,85 +34,137 @@ __all__ = ["HostSession", "attach_message"]
 logger = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">I")
+#: Attaching again to a host whose connection ended while idle gives up after this long.
+REATTACH_TIMEOUT = 15.0
+
+
+class _Connection:
+    """One SSH connection and its channel to the agent; threads stop when it is replaced."""
+
+    def __init__(self, client: paramiko.SSHClient, channel: AgentChannel) -> None:
+        self.client = client
+        self.channel = channel
+        self.write_lock = threading.Lock()
+        self.last_seen = time.monotonic()
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = wire.encode(message)
+        with self.write_lock:
+            self.channel.write(_HEADER.pack(len(payload)) + payload)
+
+    def silent_for(self) -> float:
+        return time.monotonic() - max(self.last_seen, self.channel.rfile.last_data)
+
+    def close(self) -> None:
+        self.channel.close()
+        self.client.close()
 
 
 class HostSession:
-    """One attached host. Thread-safe: the scheduler submits while the reader delivers."""
+    """One host of an executor. Thread-safe: the scheduler submits while the reader delivers.
+
+    States: ``attached``; ``detached`` (the connection ended while no call was outstanding:
+    the agent dismantled itself, or the laptop slept; the next invoke attaches again);
+    ``dead`` (it ended with calls outstanding, or re-attaching failed); ``closed``.
+    """
 
     def __init__(
         self,
         spec: HostSpec,
         settings: StandaloneSettings,
         events: EventSink,
-        on_dead: Callable[[HostSession], None] | None = None,
         on_dismantle: str | None = None,
     ) -> None:
         self.spec = spec
         self.settings = settings
         self.events = events
-        self.on_dead = on_dead
         self.on_dismantle = on_dismantle
         self.slots = 0
         self.hello: dict[str, Any] = {}
         self.installed = False
-        self.alive = False
+        self.state = "new"
         self.outstanding: dict[CallKey, None] = {}  # insertion-ordered set
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._client: paramiko.SSHClient | None = None
-        self._channel: AgentChannel | None = None
-        self._last_seen = time.monotonic()
-        self._closing = False
+        self._attach_lock = threading.Lock()
+        self._conn: _Connection | None = None
+        self._bundle: Bundle | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def alive(self) -> bool:
+        """Attached, or able to attach again on the next invoke."""
+        return self.state in ("attached", "detached")
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self, bundle: Bundle, deadline: float) -> None:
         """Connect, bootstrap if needed, attach to the agent; raises a BackendUnavailableError."""
-        self._client = connect(self.spec, deadline)
+        self._bundle = bundle
+        conn = self._connect(bundle, deadline)
+        with self._lock:
+            self._conn = conn
+            self.state = "attached"
+        for loop in (self._read_loop, self._ping_loop, self._watch_loop):
+            threading.Thread(
+                target=loop, args=(conn,), name=f"lithops-ssh-{self.name}", daemon=True
+            ).start()
+
+    def ensure_attached(self) -> bool:
+        """Attach again if the connection ended while idle; ``False`` if the host is gone."""
+        with self._attach_lock:
+            if self.state != "detached":
+                return self.state == "attached"
+            assert self._bundle is not None
+            deadline = time.monotonic() + min(self.settings.start_timeout, REATTACH_TIMEOUT)
+            try:
+                self.open(self._bundle, deadline)
+            except Exception as exc:
+                logger.warning("standalone host %s is gone: %s", self.name, exc)
+                with self._lock:
+                    if self.state == "detached":
+                        self.state = "dead"
+                return False
+            logger.info("attached again to %s", self.name)
+            return True
+
+    def _connect(self, bundle: Bundle, deadline: float) -> _Connection:
+        client = connect(self.spec, deadline)
         try:
             for attempt in range(2):
-                self._channel, installed = open_agent_channel(
-                    self._client, self.spec, bundle, deadline
-                )
+                channel, installed = open_agent_channel(client, self.spec, bundle, deadline)
                 self.installed = self.installed or installed
+                conn = _Connection(client, channel)
                 try:
-                    self._attach(deadline)
-                    break
+                    self._attach(conn, deadline)
+                    return conn
                 except EOFError:
                     # The agent was dismantling itself just as we attached: a fresh one starts.
-                    self._channel.close()
+                    channel.close()
                     if attempt:
                         raise BootstrapError(
                             f"the agent on {self.name} closed the connection while attaching; "
                             f"see ~/.lithops/standalone/{bundle.tag}/agent.log on the host"
                         )
+            raise AssertionError("unreachable")
         except BaseException:
-            self._shutdown_transport()
+            client.close()
             raise
-        self.alive = True
-        self._last_seen = time.monotonic()
-        threading.Thread(
-            target=self._read_loop, name=f"lithops-ssh-{self.name}", daemon=True
-        ).start()
-        for loop in (self._ping_loop, self._watch_loop):
-            threading.Thread(target=loop, name=f"lithops-ssh-{self.name}", daemon=True).start()
 
-    def _attach(self, deadline: float) -> None:
-        assert self._channel is not None
-        self._send(attach_message(self.spec, self.settings, self.on_dismantle))
-        self._channel.channel.settimeout(max(1.0, deadline - time.monotonic()))
+    def _attach(self, conn: _Connection, deadline: float) -> None:
+        conn.send(attach_message(self.spec, self.settings, self.on_dismantle))
+        channel = conn.channel
+        channel.channel.settimeout(max(1.0, deadline - time.monotonic()))
         try:
-            frame = self._channel.rfile.read_frame()
+            frame = channel.rfile.read_frame()
         except TimeoutError:
             raise BootstrapError(
                 f"the agent on {self.name} did not answer within standalone.start_timeout"
             )
         finally:
-            self._channel.channel.settimeout(None)
+            channel.channel.settimeout(None)
         if frame is None:
             raise EOFError("agent closed the connection")
         message = wire.decode(frame)
@@ -127,22 +179,17 @@ class HostSession:
 
     def close(self, dismantle: bool = False) -> None:
         """Detach (the agent lingers for the next executor unless ``dismantle``)."""
-        if self._closing:
-            return
-        self._closing = True
-        if self.alive:
+        with self._lock:
+            if self.state == "closed":
+                return
+            conn, self._conn = self._conn, None
+            self.state = "closed"
+        if conn is not None:
             try:
-                self._send({"t": "detach", "dismantle": dismantle})
+                conn.send({"t": "detach", "dismantle": dismantle})
             except Exception:
                 pass
-        self.alive = False
-        self._shutdown_transport()
-
-    def _shutdown_transport(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        if self._client is not None:
-            self._client.close()
+            conn.close()
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -155,12 +202,13 @@ class HostSession:
         func_key: str,
     ) -> None:
         with self._lock:
-            if not self.alive:
-                raise BackendUnavailableError(f"host {self.name} is gone")
+            conn = self._conn
+            if self.state != "attached" or conn is None:
+                raise BackendUnavailableError(f"host {self.name} is not attached")
             for key in keys:
                 self.outstanding[key] = None
         try:
-            self._send(
+            conn.send(
                 {
                     "t": "submit",
                     "job_key": job_key,
@@ -171,14 +219,15 @@ class HostSession:
                 }
             )
         except OSError as exc:
-            self._fail(f"writing to it failed ({exc})")
+            self._connection_ended(conn, f"could not be written to ({exc})")
 
     def cancel(self, keys: list[CallKey]) -> None:
         with self._lock:
             mine = [k for k in keys if k in self.outstanding]
-        if mine and self.alive:
+            conn = self._conn
+        if mine and conn is not None:
             try:
-                self._send({"t": "cancel", "keys": mine})
+                conn.send({"t": "cancel", "keys": mine})
             except OSError:
                 pass
 
@@ -188,22 +237,18 @@ class HostSession:
 
     # -- the channel ---------------------------------------------------------------------------
 
-    def _send(self, message: dict[str, Any]) -> None:
-        assert self._channel is not None
-        payload = wire.encode(message)
-        with self._write_lock:
-            self._channel.write(_HEADER.pack(len(payload)) + payload)
+    def _current(self, conn: _Connection) -> bool:
+        return self._conn is conn and self.state == "attached"
 
     def _done(self, keys: list[CallKey]) -> list[CallKey]:
         with self._lock:
             return [k for k in keys if self.outstanding.pop(k, 0) is None]
 
-    def _read_loop(self) -> None:
-        assert self._channel is not None
+    def _read_loop(self, conn: _Connection) -> None:
         reason = "closed the connection"
         try:
             while True:
-                frame = self._channel.rfile.read_frame()
+                frame = conn.channel.rfile.read_frame()
                 if frame is None:
                     break
                 message = wire.decode(frame)
@@ -214,8 +259,7 @@ class HostSession:
                     logger.exception("handling %r from %s failed", message.get("t"), self.name)
         except Exception as exc:
             reason = f"broke the connection ({type(exc).__name__}: {exc})"
-        if not self._closing:
-            self._fail(f"{reason}")
+        self._connection_ended(conn, reason)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["t"]
@@ -239,47 +283,49 @@ class HostSession:
         elif kind == "running":
             self.events.running(call_key(message["key"]), message["since"], message["where"])
 
-    def _ping_loop(self) -> None:
+    def _ping_loop(self, conn: _Connection) -> None:
         # A send to a dead host may block (full SSH window): silence is judged elsewhere.
-        while self.alive and not self._closing:
+        while self._current(conn):
             time.sleep(PING_INTERVAL)
             try:
-                self._send({"t": "ping"})
+                conn.send({"t": "ping"})
             except Exception:
                 return
 
-    def _watch_loop(self) -> None:
-        while self.alive and not self._closing:
+    def _watch_loop(self, conn: _Connection) -> None:
+        while self._current(conn):
             time.sleep(PING_INTERVAL / 2)
-            assert self._channel is not None
-            silent = time.monotonic() - max(self._last_seen, self._channel.rfile.last_data)
-            if silent > SILENCE_TIMEOUT and not self._closing:
-                self._fail(f"stopped answering (nothing received for {silent:.0f} s)")
+            silent = conn.silent_for()
+            if silent > SILENCE_TIMEOUT:
+                self._connection_ended(
+                    conn, f"stopped answering (nothing received for {silent:.0f} s)"
+                )
                 return
 
-    def _fail(self, reason: str) -> None:
-        """The host is gone: every outstanding call is lost, and nothing waits on it."""
+    def _connection_ended(self, conn: _Connection, reason: str) -> None:
+        """The connection is gone: calls on it are lost; an idle host may be attached again."""
         with self._lock:
-            if not self.alive:
-                return
-            self.alive = False
+            if not self._current(conn):
+                return  # closed on purpose, or already handled
+            self._conn = None
             keys = list(self.outstanding)
             self.outstanding.clear()
-        logger.warning("standalone host %s %s; %d calls lost", self.name, reason, len(keys))
-        if keys:
-            job_key, call_id = keys[0]
-            error = WorkerLostError(
-                f"host {self.name} {reason} while running {len(keys)} call(s) (first: "
-                f"{job_key}/{call_id}); the host or its lithops agent died. Check the host; "
-                f"with retries set, such calls run again on the other hosts",
-                job_key,
-                call_id,
-            )
-            self.events.lost(keys, error)
+            self.state = "dead" if keys else "detached"
         # Closing may block on a dead peer's socket: never in the caller's thread.
-        threading.Thread(target=self._shutdown_transport, daemon=True).start()
-        if self.on_dead is not None:
-            self.on_dead(self)
+        threading.Thread(target=conn.close, daemon=True).start()
+        if not keys:
+            logger.info("standalone host %s %s while idle; will attach again", self.name, reason)
+            return
+        logger.warning("standalone host %s %s; %d calls lost", self.name, reason, len(keys))
+        job_key, call_id = keys[0]
+        error = WorkerLostError(
+            f"host {self.name} {reason} while running {len(keys)} call(s) (first: "
+            f"{job_key}/{call_id}); the host or its lithops agent died. Check the host; "
+            f"with retries set, such calls run again on the other hosts",
+            job_key,
+            call_id,
+        )
+        self.events.lost(keys, error)
 
 
 def attach_message(
