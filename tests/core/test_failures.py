@@ -180,6 +180,25 @@ def test_call_timeout_stops_the_worker_and_is_its_own_class(
     assert_next_map_works(fexec)
 
 
+def test_execution_timeout_from_the_config_and_call_async_timeout(lithops_home: Path) -> None:
+    config = {
+        "lithops": {"backend": "localhost", "execution_timeout": 2},
+        "localhost": {"worker_processes": 2},
+    }
+    with lithops.FunctionExecutor(config=config) as executor:
+        fs = executor.map(sleep_forever_on_one, range(3))
+        single = executor.call_async(sleep_forever_on_one, (1,), timeout=1)
+        start = time.monotonic()
+        results = executor.get_result(fs, throw_except=False)
+        assert time.monotonic() - start < BOUND_S
+        assert results == [0, None, 2]
+        assert isinstance(fs[1].exception(), CallTimeoutError)
+        assert "timeout of 2 s" in str(fs[1].exception())
+        error = single.exception(timeout=BOUND_S)
+        assert isinstance(error, CallTimeoutError) and "timeout of 1 s" in str(error)
+        assert f"lithops logs get {single.job_key}" in str(error)
+
+
 def test_users_own_timeout_error_is_not_a_call_timeout(fexec: lithops.FunctionExecutor) -> None:
     fs = fexec.map(raise_own_timeout, range(4))
     results, took = timed_results(fexec, fs)

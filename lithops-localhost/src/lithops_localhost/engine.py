@@ -339,7 +339,8 @@ class WorkerPool:
             return CallTimeoutError(
                 f"call {job_key}/{call_id} ran longer than its timeout of {batch.timeout} s; its "
                 f"worker was stopped. Raise `timeout=` (map/call_async) or "
-                f"`execution_timeout` in the config if it needs longer",
+                f"`execution_timeout` in the config if it needs longer; see what it printed "
+                f"with `lithops logs get {job_key}`",
                 job_key,
                 call_id,
             )
