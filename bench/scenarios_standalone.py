@@ -140,6 +140,7 @@ def standalone(ctx: BenchContext) -> ScenarioReport:
             )
     finally:
         factory.close()
+    warm.notes.append("localhost: the process's warm pool is shared by executors (no connection)")
     noop.ratios["ssh/localhost"] = ratio(noop.cells.get("ssh"), noop.cells.get("localhost"))
     warm.ratios["ssh/localhost"] = ratio(warm.cells.get("ssh"), warm.cells.get("localhost"))
     report.checks.append(Check("(s) fresh host first result (s)", cold.cells["ssh"].value, 10))
