@@ -178,3 +178,17 @@ def test_module_level_wait_and_get_result_of_a_map_reduce(fexec):
     assert lithops.get_result(fs) == [27]  # module level: a list, as in Lithops
     done, not_done = lithops.wait(fs)
     assert len(done) == 4 and not not_done
+
+
+def slow_map(x):
+    time.sleep(0.6)
+    return x
+
+
+def test_get_result_timeout_covers_the_map_and_the_reduce(fexec):
+    fs = fexec.map_reduce(slow_map, [1], lambda results: time.sleep(0.6) or sum(results))
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        fexec.get_result(fs, timeout=0.9)
+    assert time.monotonic() - start < 1.3
+    assert fexec.get_result(fs) == 1

@@ -490,12 +490,14 @@ class FunctionExecutor:
 
         A single result of a ``call_async`` or ``map_reduce`` comes back as the value itself.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         if fs is None:
             futures = [f for f in self._expand(self.futures, timeout=timeout) if not f._read]
         else:
             futures = self._expand(fs, timeout=timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
         results = get_result(
-            futures, throw_except=throw_except, timeout=timeout, show_progressbar=show_progressbar
+            futures, throw_except=throw_except, timeout=left, show_progressbar=show_progressbar
         )
         if fs is None:
             for f in futures:
