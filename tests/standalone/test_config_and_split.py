@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import cloudpickle
 import pytest
@@ -121,3 +122,29 @@ def test_the_attach_message_carries_settings_but_no_credentials() -> None:
     payload = wire.encode(attach_message(spec, StandaloneSettings(runtime="img:1"), None))
     assert b"hunter2" not in payload and b"id_secret" not in payload
     assert wire.decode(payload)["runtime"] == "img:1"
+
+
+def test_a_host_known_by_another_key_type_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paramiko
+
+    from lithops_standalone.errors import HostKeyChangedError
+    from lithops_standalone.known_hosts import TrustOnFirstUse, known_hosts_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    policy, client = TrustOnFirstUse(), paramiko.SSHClient()
+    first = paramiko.Ed25519Key.from_private_key_file(_new_ed25519(tmp_path))
+    policy.missing_host_key(client, "[10.0.0.1]:2222", first)
+    assert "[10.0.0.1]:2222" in known_hosts_path().read_text()
+    other = paramiko.RSAKey.generate(1024)
+    with pytest.raises(HostKeyChangedError, match=r"forget-host 10\.0\.0\.1"):
+        policy.missing_host_key(client, "[10.0.0.1]:2222", other)
+
+
+def _new_ed25519(tmp_path: Path) -> str:
+    import subprocess
+
+    path = tmp_path / "hostkey"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return str(path)

@@ -49,8 +49,10 @@ class TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
             if path.exists():
                 keys.load(str(path))
             recorded = keys.lookup(hostname)
-            if recorded is not None and key.get_name() in recorded:
-                if recorded[key.get_name()] != key:
+            if recorded is not None:
+                # Paramiko only asks when the offered key type is not recorded: a host we know
+                # by another key type is as suspicious as a changed key (a downgrade).
+                if key.get_name() not in recorded or recorded[key.get_name()] != key:
                     raise changed_key_error(hostname, path)
             else:
                 keys.add(hostname, key.get_name(), key)
