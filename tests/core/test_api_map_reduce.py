@@ -192,3 +192,12 @@ def test_get_result_timeout_covers_the_map_and_the_reduce(fexec):
         fexec.get_result(fs, timeout=0.9)
     assert time.monotonic() - start < 1.3
     assert fexec.get_result(fs) == 1
+
+
+def test_wait_timeout_covers_the_map_and_the_reduce(fexec):
+    fs = fexec.map_reduce(slow_map, [1], lambda results: time.sleep(0.6) or sum(results))
+    start = time.monotonic()
+    done, not_done = fexec.wait(fs, timeout=0.9)
+    assert time.monotonic() - start < 1.3
+    assert len(done) == 1 and len(not_done) == 1  # the map call done, its reducer running
+    assert fexec.get_result(fs) == 1

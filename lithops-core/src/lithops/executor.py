@@ -464,13 +464,14 @@ class FunctionExecutor:
         :returns: ``(done, not_done)``, two :class:`FuturesList` (so ``done.get_result()``
             works, as in Lithops).
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         futures = self._expand(fs if fs is not None else self.futures, return_when, timeout)
         done, not_done = wait(
             futures,
             throw_except=throw_except,
             return_when=return_when,
             download_results=download_results,
-            timeout=timeout,
+            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
             wait_dur_sec=wait_dur_sec,
             show_progressbar=show_progressbar,
         )
