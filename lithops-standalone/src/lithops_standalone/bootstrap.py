@@ -35,8 +35,11 @@ __all__ = ["REMOTE_ROOT", "AgentChannel", "client_python", "install", "open_agen
 REMOTE_ROOT = ".lithops/standalone"
 
 _EXTRACT = """
-import os, shutil, sys, tarfile
+import glob, os, shutil, sys, tarfile, time
 tmp, final = sys.argv[1], sys.argv[2]
+for stale in glob.glob(os.path.join(os.path.dirname(final), "*.partial-*")):
+    if stale != tmp and os.path.getmtime(stale) < time.time() - 3600:
+        shutil.rmtree(stale, ignore_errors=True)  # an upload interrupted long ago
 archive = os.path.join(tmp, "bundle.tar.gz")
 with tarfile.open(archive) as tar:
     options = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}

@@ -81,6 +81,8 @@ def main(argv: list[str]) -> int:
     if not _ROOT.is_dir():
         return 0
     for directory in sorted(p for p in _ROOT.iterdir() if p.is_dir()):
+        if ".partial-" in directory.name:
+            continue  # an upload in progress (or interrupted): no agent there
         report: dict[str, Any] = {"tag": directory.name, "directory": str(directory)}
         if action == "stop":
             report.update(_stop(directory))
