@@ -221,6 +221,44 @@ def test_futures_list_chain_reads_like_lithops(fexec):
     assert fexec.map(inc, [1, 2]).map(double).map(inc).get_result() == [5, 7]
 
 
+def pair_a(x):
+    return x * 2, 5
+
+
+def sum_b(x, y):
+    return x + y
+
+
+def pair_c(x):
+    return x + 2, 5
+
+
+def triple_d(x, y):
+    return x + y, 5, 2
+
+
+def sum_e(x, y, z):
+    return x + y + z
+
+
+def test_function_chaining_examples_from_the_lithops_docs(fexec):
+    # a tuple result feeds the next function's positional parameters
+    assert fexec.map(pair_a, [1, 2, 3]).map(sum_b).get_result() == [7, 9, 11]
+    fs = fexec.map(pair_c, [1, 2, 3]).map(triple_d).map(sum_e)
+    assert fs.get_result() == [15, 16, 17]
+    # passing the futures as iterdata has the same effect
+    assert fexec.map(sum_b, fexec.map(pair_a, [1, 2, 3])).get_result() == [7, 9, 11]
+
+
+def as_kwargs(x):
+    return {"x": x, "y": 100}
+
+
+def test_a_dict_result_feeds_keyword_arguments_and_a_list_one_argument(fexec):
+    assert fexec.map(as_kwargs, [1]).map(sum_b).get_result() == [101]
+    assert fexec.map(lambda x: [x, x], [2]).map(sum).get_result() == [4]
+
+
 def test_futures_list_map_reduce_chains_a_map_reduce(fexec):
     assert fexec.map(inc, [1, 2, 3]).map_reduce(double, total).get_result() == 18
 

@@ -312,10 +312,11 @@ class FunctionExecutor:
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
-            # Chaining: one call per parent future, on its result (after a map_reduce, on
-            # its reducers' results); every other option applies as usual.
+            # Chaining: one call per parent future (after a map_reduce, per reducer), its
+            # result bound like an input element, as Lithops documents it: a tuple result is
+            # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
             parents = [f for f in self._expand(map_iterdata) if f._produce_output]
-            map_iterdata = [(r,) for r in get_result(parents, show_progressbar=False)]
+            map_iterdata = get_result(parents, show_progressbar=False)
         job, futures = self._new_job(
             "M",
             map_function,

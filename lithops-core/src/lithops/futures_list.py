@@ -43,7 +43,8 @@ class FuturesList(list):
         executor = self._executor()
         parents = self._outputs()
         results = executor.get_result(parents, show_progressbar=False)
-        new = executor.map_reduce(map_function, [(r,) for r in results], reduce_function, **kwargs)
+        # results bind like input elements, as in map() over futures
+        new = executor.map_reduce(map_function, results, reduce_function, **kwargs)
         return self._continue_with(parents, new)
 
     def _outputs(self) -> list[Any]:
