@@ -35,6 +35,13 @@ def _target(return_when: int, total: int) -> int:
     return -(-total * share // 100)
 
 
+def _map_reduce_owner(fs: Any) -> Any:
+    """The executor of a map_reduce's futures list, whose reducers are not in the list yet."""
+    if getattr(fs, "reducers", None) is not None:
+        return getattr(fs, "executor", None)
+    return None
+
+
 def _as_list(fs: Any) -> list[ResponseFuture]:
     if fs is None:
         return []
@@ -87,6 +94,16 @@ def wait(
     :param throw_except: re-raise the first failed call's exception.
     :param timeout: seconds; on expiry return what is done so far.
     """
+    owner = _map_reduce_owner(fs)
+    if owner is not None:  # its reducers start late: the executor knows how to wait for them
+        return owner.wait(
+            fs,
+            throw_except=throw_except,
+            return_when=return_when,
+            download_results=download_results,
+            timeout=timeout,
+            show_progressbar=show_progressbar,
+        )
     futures = _as_list(fs)
     deadline = None if timeout is None else time.monotonic() + timeout
     target = _target(return_when, len(futures))
@@ -163,13 +180,16 @@ def get_result(
     Calls that returned ``None`` keep their place. A failed call raises (``throw_except``) or
     gives ``None``. Raises ``TimeoutError`` if ``timeout`` passes first, naming what is pending.
     """
-    futures = _as_list(fs)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    owner = _map_reduce_owner(fs)
+    # a map_reduce's reducers start late; its executor adds them (still a plain list here)
+    futures = owner._expand(fs, ALL_COMPLETED, timeout) if owner is not None else _as_list(fs)
     _done, not_done = wait(
         futures,
         throw_except=throw_except,
         return_when=ALL_COMPLETED,
         download_results=True,
-        timeout=timeout,
+        timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
         show_progressbar=show_progressbar,
     )
     if not_done:
