@@ -4,6 +4,7 @@ result; ``data`` is one argument, a tuple of positional arguments or a dict of k
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +103,18 @@ def test_options_extra_env_runtime_memory_timeout_and_modules(fexec):
 
 def test_reserved_id_is_zero_and_storage_works(fexec):
     assert fexec.call_async(with_id_and_storage, "k").result() == "0"
+
+
+def chatty(x):
+    print("to stdout", x)
+    print("to stderr", x, file=sys.stderr)
+    return x
+
+
+def test_printed_output_of_a_successful_call_is_on_its_future(fexec):
+    future = fexec.call_async(chatty, 3)
+    assert future.result() == 3
+    assert "to stdout 3" in future.logs and "to stderr 3" in future.logs
 
 
 def test_lambda_runs(fexec):
