@@ -151,6 +151,27 @@ def test_a_crash_inside_a_batch_loses_no_finished_result(
     assert_next_map_works(fexec)
 
 
+def fork_then_die(x: int) -> int:
+    if x == 1:
+        if os.fork() == 0:  # a child (think multiprocessing) inherits the worker's pipes
+            time.sleep(30)
+            os._exit(0)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 2 * x
+
+
+def test_a_dead_worker_whose_child_holds_its_pipes_still_fails_fast(
+    fexec: lithops.FunctionExecutor,
+) -> None:
+    fs = fexec.map(fork_then_die, range(3))
+    results, took = timed_results(fexec, fs)
+    assert took < BOUND_S
+    assert results == [0, None, 4]
+    assert isinstance(fs[1].exception(), WorkerLostError)
+    assert "SIGKILL" in str(fs[1].exception())
+    assert_next_map_works(fexec)
+
+
 def test_worker_exit_code_is_named(fexec: lithops.FunctionExecutor) -> None:
     fs = fexec.map(double_or_exit, range(8))
     results, took = timed_results(fexec, fs)

@@ -45,6 +45,7 @@ class _Worker:
         self.running_since = 0.0
         self.greeted = False
         self.kill_reason: tuple[str, CallKey | None] | None = None
+        self.exit_noticed = False  # the process ended but its pipe may still be held open
         self.write_lock = threading.Lock()
 
     def assign(self, batch: CallBatch) -> None:
@@ -381,6 +382,12 @@ class WorkerPool:
                 if self._closed:
                     return
                 for w in self._workers:
+                    if not w.exit_noticed and _exited(w.proc):
+                        # A process the call forked keeps the pipe open after the worker died,
+                        # so end-of-file never comes: stop its process group to release it.
+                        w.exit_noticed = True
+                        to_kill.append(w)
+                        continue
                     batch = w.batch
                     if batch is None or not batch.timeout or not w.pending:
                         continue
@@ -389,6 +396,12 @@ class WorkerPool:
                         to_kill.append(w)
             for w in to_kill:
                 w.proc.kill()
+
+
+def _exited(proc: WorkerProcess) -> bool:
+    """Whether the worker process itself ended (for launchers that can tell)."""
+    exited = getattr(proc, "exited", None)
+    return bool(exited()) if callable(exited) else False
 
 
 def _sub_batch(batch: CallBatch, keys: list[CallKey]) -> CallBatch:

@@ -69,6 +69,11 @@ class _LocalProcess:
         except ProcessLookupError:
             pass
 
+    def exited(self) -> bool:
+        """True once the worker itself has ended: a process its call forked may hold the pipes
+        open, so end-of-file alone does not tell the pool."""
+        return self._popen.poll() is not None
+
     def exit_description(self, timeout: float = 2.0) -> str:
         try:
             code = self._popen.wait(timeout)
