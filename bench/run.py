@@ -94,6 +94,7 @@ def main(argv: list[str]) -> int:
             report = sc.func(ctx)
         except Exception as exc:  # one broken scenario must not lose the others' numbers
             report = ScenarioReport(notes=[f"scenario crashed: {type(exc).__name__}: {exc}"])
+        report.notes.append(f"load average at the end (1/5/15 min): {load_average()}")
         results.append((sc.title, report))
         print(render_table(sc.title, report), flush=True)
         print(flush=True)
