@@ -44,6 +44,8 @@ def lithops_register_backends(register: RegisterBackend) -> None:
 
 @hookimpl
 def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
+    if request.backend not in BACKEND_NAMES:
+        return None  # not ours: answer before importing paramiko (cold starts of other backends)
     from lithops_standalone.provision import provision
 
     # A read-only ``capacity`` property: the protocol's attribute, computed from live hosts.
