@@ -319,7 +319,16 @@ def test_cancel_stops_a_running_call_on_its_worker(
 def test_ctrl_c_in_get_result_cancels_the_calls_and_returns_at_once(
     fexec: lithops.FunctionExecutor, tmp_path: Path
 ) -> None:
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own Ctrl-C handler, even where the runner started us with SIGINT ignored
+    # (a background job of a non-interactive shell).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupt_get_result(fexec, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_get_result(fexec: lithops.FunctionExecutor, tmp_path: Path) -> None:
     paths = [str(tmp_path / f"pid{i}") for i in range(2)]
     fs = fexec.map(record_pid_and_sleep, paths)
     pids = [int(wait_for_file(Path(p))) for p in paths]
