@@ -24,22 +24,22 @@ import logging
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lithops import wire
 from lithops.errors import BackendUnavailableError, WorkerLostError
 from lithops.plugins.types import CallBatch, CallKey
-from lithops_standalone.logtail import append_lines, prune
-from lithops_standalone.protocol import PING_INTERVAL, ActivityReader, call_key
+from lithops_standalone.logtail import prune
+from lithops_standalone.procfs import child_processes
+from lithops_standalone.protocol import PING_INTERVAL, call_key
 from lithops_standalone.relay import SOCKET_NAME
+from lithops_standalone.sessions import Router, Session
 
 __all__ = ["Agent", "main"]
 
@@ -49,105 +49,6 @@ logger = logging.getLogger("lithops_standalone.agent")
 CLIENT_SILENCE = 30.0
 #: Until the first client attaches, the agent waits this long (the relay attaches at once).
 FIRST_ATTACH_SOFT = 60.0
-_HEADER = struct.Struct(">I")
-
-
-class _Session:
-    """One attached client (one relay connection)."""
-
-    def __init__(self, agent: Agent, sock: socket.socket, number: int) -> None:
-        self.agent = agent
-        self.sock = sock
-        self.number = number
-        self.rfile = ActivityReader(sock.recv)
-        self.write_lock = threading.Lock()
-        self.last_seen = time.monotonic()
-        self.client = f"session-{number}"
-        self.pool_key: str | None = None
-        self.attached = False
-        self.closed = False
-
-    def send(self, message: dict[str, Any]) -> None:
-        try:
-            payload = wire.encode(message)
-        except Exception as exc:  # e.g. an exception object that does not pickle
-            if message.get("t") != "lost":
-                raise
-            error = WorkerLostError(f"{type(message['error']).__name__}: {message['error']}")
-            logger.warning("could not pickle %r (%s); sending %r", message["error"], exc, error)
-            payload = wire.encode({**message, "error": error})
-        try:
-            with self.write_lock:
-                self.sock.sendall(_HEADER.pack(len(payload)) + payload)
-        except OSError:
-            self.close()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-    def serve(self) -> None:
-        try:
-            while True:
-                frame = self.rfile.read_frame()
-                if frame is None:
-                    break
-                if not self.agent.handle(self, wire.decode(frame)):
-                    break
-        except (OSError, EOFError, ValueError) as exc:
-            logger.info("%s: connection ended: %s", self.client, exc)
-        finally:
-            self.agent.drop(self)
-            self.close()
-
-
-class _Router:
-    """The pools' event sink: each event goes to the session that submitted the call."""
-
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
-
-    def _take(self, keys: Sequence[CallKey]) -> dict[_Session, list[CallKey]]:
-        grouped: dict[_Session, list[CallKey]] = defaultdict(list)
-        with self.agent.lock:
-            for key in keys:
-                owner = self.agent.owners.pop(call_key(key), None)
-                if owner is not None:
-                    grouped[owner].append(call_key(key))
-        return grouped
-
-    def results(self, records: Sequence[dict[str, Any]]) -> None:
-        by_key = {call_key(r["key"]): r for r in records}
-        for session, keys in self._take(list(by_key)).items():
-            session.send({"t": "results", "records": [by_key[k] for k in keys]})
-
-    def running(self, key: CallKey, since: float, where: str) -> None:
-        session = self.agent.owners.get(call_key(key))
-        if session is not None:
-            session.send({"t": "running", "key": key, "since": since, "where": where})
-
-    def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
-        for session, mine in self._take(keys).items():
-            session.send({"t": "lost", "keys": mine, "error": error})
-
-    def requeue(self, keys: Sequence[CallKey]) -> None:
-        for session, mine in self._take(keys).items():
-            session.send({"t": "requeue", "keys": mine})
-
-    def log(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
-        try:  # kept on the host too: `lithops logs` works without the client's records
-            append_lines(self.agent.root, key[0], key[1], list(lines))
-        except OSError as exc:
-            logger.warning("could not record output of %s: %s", key, exc)
-        session = self.agent.owners.get(call_key(key))
-        if session is not None:
-            session.send({"t": "log", "key": key, "lines": list(lines)})
 
 
 class Agent:
@@ -158,10 +59,10 @@ class Agent:
         self.root = Path(directory)
         self.host = socket.gethostname()
         self.lock = threading.RLock()
-        self.sessions: set[_Session] = set()
-        self.owners: dict[CallKey, _Session] = {}
+        self.sessions: set[Session] = set()
+        self.owners: dict[CallKey, Session] = {}
         self.pools: dict[str, Any] = {}
-        self.router = _Router(self)
+        self.router = Router(self)
         self.started = time.time()
         self.soft = FIRST_ATTACH_SOFT
         self.hard = 3600.0
@@ -205,14 +106,14 @@ class Agent:
             conn.settimeout(None)
             with self.lock:
                 self._numbers += 1
-                session = _Session(self, conn, self._numbers)
+                session = Session(self, conn, self._numbers)
                 self.sessions.add(session)
             threading.Thread(
                 target=session.serve, name="lithops-agent-session", daemon=True
             ).start()
         self._finish()
 
-    def handle(self, session: _Session, message: dict[str, Any]) -> bool:
+    def handle(self, session: Session, message: dict[str, Any]) -> bool:
         """Act on one client message; ``False`` ends the session."""
         kind = message["t"]
         if kind == "ping":
@@ -237,7 +138,7 @@ class Agent:
             logger.warning("%s sent an unknown message %r", session.client, kind)
         return True
 
-    def _attach(self, session: _Session, message: dict[str, Any]) -> None:
+    def _attach(self, session: Session, message: dict[str, Any]) -> None:
         session.client = str(message.get("client") or session.client)
         runtime = message.get("runtime") or ""
         try:
@@ -285,7 +186,7 @@ class Agent:
             self.pools[runtime] = pool
             return pool
 
-    def _submit(self, session: _Session, message: dict[str, Any]) -> None:
+    def _submit(self, session: Session, message: dict[str, Any]) -> None:
         keys: list[CallKey] = [call_key(k) for k in message["calls"]]
         batch = CallBatch(
             job_key=message["job_key"],
@@ -313,7 +214,7 @@ class Agent:
         for pool in pools:
             pool.cancel(keys)
 
-    def drop(self, session: _Session) -> None:
+    def drop(self, session: Session) -> None:
         """A client went away: forget it and stop its calls (nobody can receive their results)."""
         with self.lock:
             self.sessions.discard(session)
@@ -445,38 +346,12 @@ class Agent:
             "clients": clients,
             "pools": pools,
             "jobs": dict(jobs),
-            "processes": _child_processes(os.getpid()),
+            "processes": child_processes(os.getpid()),
             "time_to_dismantle": remaining,
             "dismantle_reason": why,
             "soft": self.soft,
             "hard": self.hard,
         }
-
-
-def _child_processes(pid: int) -> list[dict[str, Any]]:
-    """Descendants of ``pid`` from /proc (Linux): what ``lithops worker list`` shows."""
-    children: dict[int, list[int]] = defaultdict(list)
-    commands: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children[ppid].append(int(entry))
-        commands[int(entry)] = cmd
-    out: list[dict[str, Any]] = []
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        out.append({"pid": child, "command": commands.get(child, "")[:120]})
-        todo.extend(children.get(child, []))
-    return sorted(out, key=lambda p: p["pid"])
 
 
 def main() -> None:
