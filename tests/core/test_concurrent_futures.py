@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +16,22 @@ import lithops
 import lithops.concurrent
 from lithops.concurrent import futures as lcf
 
+#: A warm pool of these tests' own (pools are shared per runtime and size): calls that other
+#: test modules leave running cannot take the workers these timings count on.
+OWN_POOL = sys.executable
+
 
 @pytest.fixture
 def fexec(lithops_home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor(backend="localhost", worker_processes=2) as executor:
+    with lithops.FunctionExecutor(
+        backend="localhost", worker_processes=2, runtime=OWN_POOL
+    ) as executor:
         yield executor
 
 
 @pytest.fixture
 def pool(lithops_home: Path) -> Iterator[lcf.FunctionExecutor]:
-    with lcf.LocalhostExecutor(max_workers=2) as executor:
+    with lcf.LocalhostExecutor(max_workers=2, runtime=OWN_POOL) as executor:
         yield executor
 
 
@@ -128,7 +135,7 @@ def test_a_library_taking_any_executor_works_with_ours(lithops_home: Path) -> No
     xs = list(range(12))
     with concurrent.futures.ThreadPoolExecutor(2) as reference:
         expected = library_function(reference, xs)
-    with lcf.ProcessPoolExecutor(max_workers=2) as ours:
+    with lcf.ProcessPoolExecutor(max_workers=2, runtime=OWN_POOL) as ours:
         assert library_function(ours, xs) == expected
     assert expected["mapped"] == [x**3 for x in xs]
 
@@ -180,7 +187,7 @@ def test_map_buffersize_submits_lazily(pool: lcf.FunctionExecutor) -> None:
 
 
 def test_shutdown_waits_then_refuses_new_work(lithops_home: Path) -> None:
-    executor = lcf.LocalhostExecutor(max_workers=2)
+    executor = lcf.LocalhostExecutor(max_workers=2, runtime=OWN_POOL)
     future = executor.submit(sleep_then, 0.5, 5)
     executor.shutdown(wait=True)
     assert future.done() and future.result() == 5
@@ -189,7 +196,7 @@ def test_shutdown_waits_then_refuses_new_work(lithops_home: Path) -> None:
 
 
 def test_shutdown_cancel_futures_stops_running_calls(lithops_home: Path, tmp_path: Path) -> None:
-    executor = lcf.LocalhostExecutor(max_workers=2)
+    executor = lcf.LocalhostExecutor(max_workers=2, runtime=OWN_POOL)
     pidfile = tmp_path / "pid"
     future = executor.submit(record_pid_and_sleep, str(pidfile))
     deadline = time.monotonic() + 10

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,10 +29,16 @@ from lithops.errors import (
 #: Every failure must be reported within this many seconds.
 BOUND_S = 10.0
 
+#: A warm pool of these tests' own (pools are shared per runtime and size): calls that other
+#: test modules leave running cannot take the workers these timings count on.
+OWN_POOL = sys.executable
+
 
 @pytest.fixture
 def fexec(lithops_home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor(backend="localhost", worker_processes=2) as executor:
+    with lithops.FunctionExecutor(
+        backend="localhost", worker_processes=2, runtime=OWN_POOL
+    ) as executor:
         yield executor
 
 
@@ -204,7 +211,7 @@ def test_call_timeout_stops_the_worker_and_is_its_own_class(
 def test_execution_timeout_from_the_config_and_call_async_timeout(lithops_home: Path) -> None:
     config = {
         "lithops": {"backend": "localhost", "execution_timeout": 2},
-        "localhost": {"worker_processes": 2},
+        "localhost": {"worker_processes": 2, "runtime": OWN_POOL},
     }
     with lithops.FunctionExecutor(config=config) as executor:
         fs = executor.map(sleep_forever_on_one, range(3))
@@ -353,7 +360,9 @@ def interrupt_get_result(fexec: lithops.FunctionExecutor, tmp_path: Path) -> Non
 
 def test_leaving_the_with_block_cancels_running_calls(lithops_home: Path, tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
-    with lithops.FunctionExecutor(backend="localhost", worker_processes=2) as executor:
+    with lithops.FunctionExecutor(
+        backend="localhost", worker_processes=2, runtime=OWN_POOL
+    ) as executor:
         future = executor.call_async(record_pid_and_sleep, (str(pidfile),))
         pid = int(wait_for_file(pidfile))
     assert future.cancelled()

@@ -21,10 +21,16 @@ from lithops.future import CallState
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+#: A warm pool of these tests' own (pools are shared per runtime and size): calls that other
+#: test modules leave running cannot take the workers these timings count on.
+OWN_POOL = sys.executable
+
 
 @pytest.fixture
 def fexec(lithops_home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor(backend="localhost", worker_processes=2) as executor:
+    with lithops.FunctionExecutor(
+        backend="localhost", worker_processes=2, runtime=OWN_POOL
+    ) as executor:
         yield executor
 
 
@@ -182,7 +188,9 @@ def test_progress_bar_only_on_an_interactive_terminal(
 
 
 def test_logs_are_quiet_by_default(lithops_home: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    with lithops.FunctionExecutor(backend="localhost", worker_processes=2) as executor:
+    with lithops.FunctionExecutor(
+        backend="localhost", worker_processes=2, runtime=OWN_POOL
+    ) as executor:
         fs = executor.map(mixed, [0, 1, 4], retries=1)
         executor.get_result(fs, throw_except=False)
     out, err = capfd.readouterr()
