@@ -421,3 +421,13 @@ def test_workers_stay_warm_across_jobs(fexec):
     first = set(fexec.map(pid_of, range(8)).get_result())
     second = set(fexec.map(pid_of, range(8)).get_result())
     assert first & second
+
+
+def test_lithops_keyword_names_of_the_api(fexec):
+    fs = fexec.map(map_function=double, map_iterdata=[1, 2])
+    assert fexec.get_result(fs=fs, throw_except=True, timeout=30) == [2, 4]
+    fut = fexec.call_async(func=double, data=(3,))
+    done, _ = fexec.wait(fs=[fut], return_when=lithops.wait.ALL_COMPLETED)
+    assert done[0].result() == 6
+    fs = fexec.map_reduce(map_function=double, map_iterdata=[1, 2], reduce_function=sum)
+    assert fs.get_result() == 6
