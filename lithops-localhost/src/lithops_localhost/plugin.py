@@ -140,10 +140,10 @@ class LocalhostHandle:
 
 
 def _launcher(runtime: str | None, pull: bool) -> Any:
-    from lithops_localhost.launcher import SubprocessLauncher
+    from lithops_localhost.launcher import SubprocessLauncher, default_launcher
 
     if not runtime or runtime in ("python", "python3", sys.executable):
-        return SubprocessLauncher()
+        return default_launcher()
     from lithops_localhost.docker_env import DockerLauncher, is_docker_image
 
     if is_docker_image(runtime):

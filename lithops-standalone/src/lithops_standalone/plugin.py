@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -93,6 +94,6 @@ def lithops_cli_commands(cli: click.Group) -> None:
 
 
 def _mine(handle: Any) -> bool:
-    from lithops_standalone.handle import StandaloneHandle
-
-    return isinstance(handle, StandaloneHandle)
+    # Without importing the handle's module (and paramiko) when no standalone handle exists.
+    handle_module = sys.modules.get("lithops_standalone.handle")
+    return handle_module is not None and isinstance(handle, handle_module.StandaloneHandle)

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lithops.errors import ConfigError
 
 __all__ = [
@@ -68,6 +66,8 @@ def load_yaml_config(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     :raises ConfigError: the file is not valid YAML or its top level is not a mapping.
     """
+    import yaml  # only when there is a file to read: keeps zero-config cold starts short
+
     try:
         with open(os.path.expanduser(os.fspath(path)), encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
