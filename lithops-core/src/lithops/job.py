@@ -16,7 +16,7 @@ import cloudpickle
 
 from lithops.errors import SerializationError
 
-__all__ = ["Job", "as_call_args", "build_calls", "serialize_function"]
+__all__ = ["InputMismatchError", "Job", "as_call_args", "build_calls", "serialize_function"]
 
 #: Parameters lithops fills in on the worker instead of taking them from the input.
 RESERVED = ("id", "storage", "obj")
@@ -156,6 +156,11 @@ def reserved_params(func: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(p for p in RESERVED if p in params and params[p].kind in by_keyword)
 
 
+class InputMismatchError(TypeError, ValueError):
+    """An input element does not fit the function's parameters (Lithops raises
+    ``ValueError`` here, Python's own binding ``TypeError``: both catch it)."""
+
+
 def check_binding(
     func: Callable[..., Any], call: tuple[tuple[Any, ...], dict[str, Any]], inject: tuple[str, ...]
 ) -> None:
@@ -175,7 +180,7 @@ def check_binding(
     try:
         sig.bind(*args, **kwargs, **fake)
     except TypeError as exc:
-        raise TypeError(
+        raise InputMismatchError(
             f"input {args or kwargs!r} does not fit {_name(func)}{sig}: {exc}"
         ) from None
 
