@@ -38,13 +38,16 @@ from lithops.errors import WireVersionError
 from lithops.version import __version__
 
 __all__ = [
+    "OUT_OF_BAND_BYTES",
     "WIRE_VERSION",
     "check_hello",
     "decode",
     "encode",
     "hello_message",
     "read_frame",
+    "read_message",
     "write_frame",
+    "write_message",
 ]
 
 #: (major, minor). Bump minor for additive changes, major for anything a peer cannot ignore.
@@ -52,6 +55,14 @@ WIRE_VERSION = (1, 0)
 
 _HEADER = struct.Struct(">I")
 _PROTOCOL = 5
+#: Set in a frame's length word: a multipart frame (pickle + out-of-band buffers) follows.
+_MULTIPART = 0x8000_0000
+_COUNT = struct.Struct(">I")
+_SIZE = struct.Struct(">Q")
+
+#: ``bytes`` this large, wrapped in ``pickle.PickleBuffer`` by the sender, travel out of band:
+#: written and read once, never copied into or out of the message's pickle.
+OUT_OF_BAND_BYTES = 256 << 10
 
 
 def encode(message: dict[str, Any]) -> bytes:
@@ -103,6 +114,59 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
 def _python_minor() -> str:
     major, minor, _ = platform.python_version_tuple()
     return f"{major}.{minor}"
+
+
+def write_message(stream: IO[bytes], message: dict[str, Any]) -> None:
+    """Write ``message``; ``pickle.PickleBuffer`` values in it go out of band (multipart
+    frame), so large results cross a pipe without extra copies. The caller flushes."""
+    buffers: list[pickle.PickleBuffer] = []
+    payload = pickle.dumps(message, protocol=_PROTOCOL, buffer_callback=buffers.append)
+    if not buffers:
+        write_frame(stream, payload)
+        return
+    raws = [b.raw() for b in buffers]
+    stream.write(_HEADER.pack(_MULTIPART | len(payload)) + _COUNT.pack(len(raws)))
+    stream.write(b"".join(_SIZE.pack(r.nbytes) for r in raws))
+    stream.write(payload)
+    for raw in raws:
+        stream.write(raw)
+
+
+def read_message(stream: IO[bytes]) -> dict[str, Any] | None:
+    """Read one message written by :func:`write_message` (or :func:`write_frame`), or
+    ``None`` at a clean end of stream. Out-of-band values arrive as ``bytearray``."""
+    header = _read_exactly(stream, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if not size & _MULTIPART:
+        payload = _read_exactly(stream, size)
+        if payload is None:
+            raise EOFError("stream ended inside a frame")
+        return decode(payload)
+    count_bytes = _read_exactly(stream, _COUNT.size)
+    if count_bytes is None:
+        raise EOFError("stream ended inside a frame")
+    (count,) = _COUNT.unpack(count_bytes)
+    sizes_bytes = _read_exactly(stream, _SIZE.size * count) if count else b""
+    payload = _read_exactly(stream, size & ~_MULTIPART)
+    if sizes_bytes is None or payload is None:
+        raise EOFError("stream ended inside a frame")
+    buffers = []
+    for (length,) in _SIZE.iter_unpack(sizes_bytes):
+        buffer = bytearray(length)
+        view = memoryview(buffer)
+        got = 0
+        while got < length:
+            n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+            if not n:
+                raise EOFError("stream ended inside a frame")
+            got += n
+        buffers.append(buffer)
+    message = pickle.loads(payload, buffers=buffers)
+    if not isinstance(message, dict) or "t" not in message:
+        raise WireVersionError("received a frame that is not a lithops wire message")
+    return message
 
 
 def hello_message() -> dict[str, Any]:

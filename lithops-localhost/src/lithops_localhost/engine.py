@@ -220,16 +220,15 @@ class WorkerPool:
 
     def _read_loop(self, w: _Worker) -> None:
         try:
-            frame = wire.read_frame(w.proc.stdout)
-            if frame is None:
+            hello = wire.read_message(w.proc.stdout)
+            if hello is None:
                 return
-            wire.check_hello(wire.decode(frame), f"{self.where} ({w.proc.where})")
+            wire.check_hello(hello, f"{self.where} ({w.proc.where})")
             w.greeted = True
             while True:
-                frame = wire.read_frame(w.proc.stdout)
-                if frame is None:
+                message = wire.read_message(w.proc.stdout)
+                if message is None:
                     return
-                message = wire.decode(frame)
                 kind = message["t"]
                 if kind == "results":
                     self._on_results(w, message)

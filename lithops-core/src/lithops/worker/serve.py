@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import sys
 import threading
@@ -35,12 +36,14 @@ class _Outbox:
         self._thread.start()
 
     def send(self, message: dict[str, Any]) -> None:
-        payload = wire.encode(message)
         with self._write_lock:
-            wire.write_frame(self._out, payload)
+            wire.write_message(self._out, message)
             self._out.flush()
 
     def record(self, record: dict[str, Any]) -> None:
+        value = record.get("value")
+        if isinstance(value, bytes) and len(value) >= wire.OUT_OF_BAND_BYTES:
+            record["value"] = pickle.PickleBuffer(value)  # crosses the pipe out of band
         with self._cond:
             self._records.append(record)
             self._mark()
