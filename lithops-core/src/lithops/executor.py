@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import itertools
 import json
@@ -14,14 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from lithops.config.files import CONFIG_ENV
-from lithops.future import CallState, ResponseFuture
+from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
 from lithops.logs import LogRecorder
+from lithops.map_reduce import Reducers, reduce_groups, start_reducer, when_all
 from lithops.plugins.types import BackendKind, CallBatch, CallKey, ProvisionRequest
 from lithops.scheduler import Scheduler
-from lithops.storage.storage import SESSION_ID_ENV, TEMP_PREFIX
-from lithops.wait import ALL_COMPLETED, ALWAYS, get_result, wait
+from lithops.storage.storage import SESSION_ID_ENV
+from lithops.wait import ALL_COMPLETED, get_result, wait
 
 __all__ = [
     "FunctionExecutor",
@@ -30,6 +30,8 @@ __all__ = [
     "StandaloneExecutor",
     "clean_all",
 ]
+
+from lithops.cleanup import clean_all
 
 logger = logging.getLogger("lithops")
 
@@ -90,7 +92,7 @@ class FunctionExecutor:
         self._closed = False
         self._job_stats: list[dict[str, Any]] = []
         #: map_reduce results whose reducers start late; waited for by wait()/get_result()
-        self._map_reduces: list[tuple[list[ResponseFuture], _Reducers]] = []
+        self._map_reduces: list[tuple[list[ResponseFuture], Reducers]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -380,9 +382,9 @@ class FunctionExecutor:
         )
         for f in map_futures:
             f._produce_output = False  # get_result returns the reducers' results only
-        groups = self._reduce_groups(map_futures, obj_reduce_by_key)
+        groups = reduce_groups(self._scheduler, list(map_futures), obj_reduce_by_key)
         result = FuturesList(list(map_futures), executor=self)
-        result.reducers = _Reducers(len(groups))
+        result.reducers = Reducers(len(groups))
         options = {
             "extra_args": extra_args_reduce,
             "extra_env": extra_env,
@@ -392,10 +394,11 @@ class FunctionExecutor:
             "exclude_modules": exclude_modules,
         }
         for index, members in enumerate(groups):
-            _when_all(
+            when_all(
                 members,
                 functools.partial(
-                    self._start_reducer,
+                    start_reducer,
+                    self,
                     members,
                     reduce_function,
                     options,
@@ -406,45 +409,6 @@ class FunctionExecutor:
         self._map_reduces.append((list(map_futures), result.reducers))
         self.last_call = "map_reduce"
         return result
-
-    def _reduce_groups(self, futures: FuturesList, by_key: bool) -> list[list[ResponseFuture]]:
-        if not by_key:
-            return [list(futures)]
-        from lithops.storage.partition import group_key
-
-        groups: dict[Any, list[ResponseFuture]] = {}
-        for f in futures:
-            obj = self._scheduler.arguments(f)[1].get("obj")
-            groups.setdefault(group_key(obj), []).append(f)
-        return list(groups.values())
-
-    def _start_reducer(
-        self,
-        members: list[ResponseFuture],
-        reduce_function: Callable[..., Any],
-        options: dict[str, Any],
-        reducers: _Reducers,
-        index: int,
-    ) -> None:
-        """Runs once every map call of the group is done: reduce their results, or pass the
-        first map failure on to the reducer's future."""
-        failed = next((f for f in members if not f.success), None)
-        if failed is None:
-            job, futures = self._new_job(
-                "R", reduce_function, [([f.result() for f in members],)], **options
-            )
-            self._run(job, futures)
-            reducers.add(index, futures[0])
-            return
-        future = ResponseFuture(self.executor_id, f"R{failed.job_id}", failed.call_id)
-        self.futures.append(future)
-        error = (
-            failed.exception()
-            if not failed.cancelled()
-            else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
-        )
-        future._finish(CallState.FAILED, None, error)
-        reducers.add(index, future)
 
     # -- waiting -------------------------------------------------------------------------------
 
@@ -564,37 +528,9 @@ class FunctionExecutor:
 
         Results never go through storage here, so there is nothing else to delete.
         """
-        from lithops.storage.utils import StorageNoSuchKeyError
+        from lithops.cleanup import clean_executor
 
-        if cs:
-            for co in cs:
-                try:
-                    self.storage.delete_cloudobject(co)
-                except StorageNoSuchKeyError:
-                    pass
-            if fs is None:
-                return
-        if clean_cloudobjects:
-            wanted = {
-                f.job_key for f in self._expand(fs if fs is not None else self.futures, ALWAYS)
-            }
-            running = {f.job_key for f in self.futures if not f.done}
-            jobs = wanted if force else wanted - running
-            storage = self.storage
-            prefix = f"{TEMP_PREFIX}/{self.executor_id}/"
-            try:
-                # one listing for the whole executor, however many jobs it ran
-                keys = [
-                    k
-                    for k in storage.list_keys(storage.bucket, prefix)
-                    if f"{self.executor_id}/{k[len(prefix) :].split('/', 1)[0]}" in jobs
-                ]
-                if keys:
-                    storage.delete_objects(storage.bucket, keys)
-            except StorageNoSuchKeyError:
-                pass
-        if force:
-            self._logs.remove()
+        clean_executor(self, fs, cs, clean_cloudobjects, force)
 
     def job_summary(self, cloud_objects_n: int = 0) -> str:
         from lithops.summary import write_job_summary
@@ -607,76 +543,12 @@ class FunctionExecutor:
         return plot_futures(self._expand(fs if fs is not None else self.futures), dst, figsize)
 
 
-def clean_all(config: dict[str, Any] | None = None) -> list[str]:
-    """``lithops clean``: remove what executors left on this machine (recorded logs).
-
-    Jobs keep no results or payloads in storage here, so there is nothing else of the core's
-    to remove; backends add their own clean-up commands through the CLI hook.
-    :returns: the paths removed.
-    """
-    import shutil
-
-    from lithops.logs import logs_dir
-
-    root = logs_dir()
-    if not root.exists():
-        return []
-    shutil.rmtree(root, ignore_errors=True)
-    return [str(root)]
-
-
-class _Reducers:
-    """The reduce futures of a map_reduce, which exist only once the map is done."""
-
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self._slots: list[ResponseFuture | None] = [None] * expected
-        self._lock = threading.Lock()
-        self._started = threading.Event()
-        if expected == 0:
-            self._started.set()
-
-    def add(self, index: int, future: ResponseFuture) -> None:
-        # Slots keep the reducers in group (object) order, whatever order they start in.
-        with self._lock:
-            self._slots[index] = future
-            if all(f is not None for f in self._slots):
-                self._started.set()
-
-    def started(self) -> list[ResponseFuture]:
-        with self._lock:
-            return [f for f in self._slots if f is not None]
-
-    def wait_started(self) -> list[ResponseFuture]:
-        # The map is done when this is called; the reducers start from its last callback.
-        if not self._started.wait(60):
-            raise RuntimeError("map_reduce: the reducers did not start after the map finished")
-        return self.started()
-
-
 def _all_futures(iterdata: Any) -> bool:
     return (
         isinstance(iterdata, list | tuple)
         and len(iterdata) > 0
         and all(isinstance(f, ResponseFuture) for f in iterdata)
     )
-
-
-def _when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:
-    remaining = {"n": len(futures)}
-    lock = threading.Lock()
-
-    def one_done(_: Any) -> None:
-        with lock:
-            remaining["n"] -= 1
-            fire = remaining["n"] == 0
-        if fire:
-            threading.Thread(target=callback, name="lithops-reducer", daemon=True).start()
-
-    if not futures:
-        threading.Thread(target=callback, daemon=True).start()
-    for f in futures:
-        f.add_done_callback(one_done)
 
 
 def _setup_logging(level: Any) -> None:

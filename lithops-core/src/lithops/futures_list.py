@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lithops.executor import FunctionExecutor, _Reducers
+    from lithops.executor import FunctionExecutor
+    from lithops.map_reduce import Reducers
 
 __all__ = ["FuturesList"]
 
@@ -17,7 +18,7 @@ class FuturesList(list):
         super().__init__(iterable)
         self.executor = executor
         #: set by map_reduce: its reducers, which start once the map is done
-        self.reducers: _Reducers | None = None
+        self.reducers: Reducers | None = None
 
     def _executor(self) -> FunctionExecutor:
         if self.executor is None:

@@ -1,0 +1,81 @@
+"""Removing what jobs leave behind: ``FunctionExecutor.clean`` and ``lithops clean``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lithops.storage.storage import TEMP_PREFIX
+from lithops.wait import ALWAYS
+
+if TYPE_CHECKING:
+    from lithops.executor import FunctionExecutor
+
+__all__ = ["clean_all", "clean_executor"]
+
+
+def clean_executor(
+    executor: FunctionExecutor, fs: Any, cs: Any, clean_cloudobjects: bool, force: bool
+) -> None:
+    """What :meth:`FunctionExecutor.clean` does (see there)."""
+    from lithops.storage.utils import StorageNoSuchKeyError
+
+    if cs:
+        for co in cs:
+            try:
+                executor.storage.delete_cloudobject(co)
+            except StorageNoSuchKeyError:
+                pass
+        if fs is None:
+            return
+    if clean_cloudobjects:
+        wanted = {
+            f.job_key for f in executor._expand(fs if fs is not None else executor.futures, ALWAYS)
+        }
+        running = {f.job_key for f in executor.futures if not f.done}
+        jobs = wanted if force else wanted - running
+        storage = executor.storage
+        prefix = f"{TEMP_PREFIX}/{executor.executor_id}/"
+        try:
+            # one listing for the whole executor, however many jobs it ran
+            keys = [
+                k
+                for k in storage.list_keys(storage.bucket, prefix)
+                if f"{executor.executor_id}/{k[len(prefix) :].split('/', 1)[0]}" in jobs
+            ]
+            if keys:
+                storage.delete_objects(storage.bucket, keys)
+        except StorageNoSuchKeyError:
+            pass
+    if force:
+        executor._logs.remove()
+
+
+def clean_all(config: dict[str, Any] | None = None) -> list[str]:
+    """``lithops clean``: remove what executors left behind: the recorded logs on this machine
+    and the cloud objects functions put without a key (under ``lithops.jobs/tmp/``) in the
+    configured storage. Results never go through storage, so nothing else is there; backends
+    add their own clean-up commands through the CLI hook.
+
+    :returns: what was removed (paths and ``bucket/prefix`` of storage).
+    """
+    import shutil
+
+    from lithops.logs import logs_dir
+    from lithops.storage import Storage
+
+    removed = []
+    root = logs_dir()
+    if root.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        removed.append(str(root))
+    from lithops.storage.utils import StorageNoSuchKeyError
+
+    storage = Storage(config=config)
+    try:
+        keys = storage.list_keys(storage.bucket, f"{TEMP_PREFIX}/")
+    except StorageNoSuchKeyError:
+        keys = []  # no bucket yet: nothing was ever put
+    if keys:
+        storage.delete_objects(storage.bucket, keys)
+        removed.append(f"{storage.bucket}/{TEMP_PREFIX}/ ({len(keys)} objects)")
+    return removed
