@@ -87,11 +87,11 @@ class ResponseFuture(concurrent.futures.Future):
 
     # -- Lithops' state properties (callable too) ---------------------------------------------
 
-    @property  # type: ignore[override]
+    @property
     def done(self) -> _Flag:
         return _TRUE if self.call_state.terminal else _FALSE
 
-    @property  # type: ignore[override]
+    @property
     def running(self) -> _Flag:
         return _TRUE if self.call_state == CallState.RUNNING else _FALSE
 
@@ -121,7 +121,7 @@ class ResponseFuture(concurrent.futures.Future):
 
     # -- outcome ------------------------------------------------------------------------------
 
-    def result(  # type: ignore[override]
+    def result(
         self,
         timeout: float | None = None,
         throw_except: bool = True,
@@ -198,7 +198,6 @@ class ResponseFuture(concurrent.futures.Future):
         else:
             assert error is not None
             self.set_exception(error)
-        return True
 
     # -- pickling -----------------------------------------------------------------------------
 
