@@ -237,7 +237,13 @@ class ResponseFuture(concurrent.futures.Future):
 
 
 _UNPICKLED = {
-    "_condition", "_waiters", "_done_callbacks", "_scheduler", "_state", "_result", "_exception"
+    "_condition",
+    "_waiters",
+    "_done_callbacks",
+    "_scheduler",
+    "_state",
+    "_result",
+    "_exception",
 }
 
 
