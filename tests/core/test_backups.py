@@ -163,3 +163,13 @@ def test_rule_never_backs_up_sub_second_calls() -> None:
     assert stragglers(calls, now) == []
     calls[9].started = now - BACKUP_MIN_RUNNING_S - 0.01
     assert stragglers(calls, now) == [calls[9]]
+
+
+def test_backups_can_be_switched_on_for_every_map_in_the_config(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = {"lithops": {"backend": "localhost", "backups": True}}
+    with lithops.FunctionExecutor(config=config) as fexec:
+        job, _ = fexec._new_job("M", abs, [1])
+        assert job.backups
+        job, _ = fexec._new_job("M", abs, [1], backups=False)
+        assert not job.backups

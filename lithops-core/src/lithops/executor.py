@@ -191,7 +191,7 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         retries: int | None = None,
-        backups: bool = False,
+        backups: bool | None = None,
     ) -> tuple[Job, FuturesList]:
         if self._closed:
             raise RuntimeError("this executor is closed; create a new FunctionExecutor")
@@ -222,7 +222,7 @@ class FunctionExecutor:
             runtime_memory=runtime_memory,
             chunksize=chunksize,
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
-            backups=backups,
+            backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
             host_job_create_tstamp=created,
             host_job_serialize_time=time.time() - created,
         )
@@ -310,7 +310,7 @@ class FunctionExecutor:
         include_modules: list[str] | None = None,
         exclude_modules: list[str] | None = None,
         retries: int | None = None,
-        backups: bool = False,
+        backups: bool | None = None,
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):

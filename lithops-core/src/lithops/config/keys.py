@@ -99,6 +99,9 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
         _NUM, "seconds a call may run before it is stopped", 1800, check=_positive
     ),
     "retries": KeySpec(_INT, "times a failed call is run again", 0, check=_non_negative),
+    "backups": KeySpec(
+        _BOOL, "launch a backup copy of a call that runs far longer than its peers", False
+    ),
     "chunksize": KeySpec(_INT, "calls per invocation (the scheduler's default when unset)"),
     "include_modules": KeySpec(
         (*_LIST, type(None)), "modules shipped with the function (null: none)", []
