@@ -1,10 +1,10 @@
 """The agent: one per host (and bootstrap directory), running calls for every attached client.
 
 Started by :mod:`lithops_standalone.relay` in the bootstrap directory, it listens on the unix
-socket ``agent.sock`` there (no network port) and serves each relay connection as one client
-session. Calls run in :class:`lithops_localhost.engine.WorkerPool` pools, one per runtime: the
-host's python3, or a Docker image through :mod:`lithops_localhost.docker_env`. Pool events are
-routed back to the session that submitted the call, as they happen.
+socket ``agent-<hostname>.sock`` there (no network port) and serves each relay connection as one
+client session. Calls run in :class:`lithops_localhost.engine.WorkerPool` pools, one per
+runtime: the host's python3, or a Docker image through :mod:`lithops_localhost.docker_env`.
+Pool events are routed back to the session that submitted the call, as they happen.
 
 Self-dismantle (checked every half second), following Lithops' keeper:
 
@@ -38,7 +38,7 @@ from lithops.plugins.types import CallBatch, CallKey
 from lithops_standalone.logtail import prune
 from lithops_standalone.procfs import child_processes
 from lithops_standalone.protocol import PING_INTERVAL, call_key
-from lithops_standalone.relay import SOCKET_NAME
+from lithops_standalone.relay import PID_NAME, SOCKET_NAME
 from lithops_standalone.sessions import Router, Session
 
 __all__ = ["Agent", "main"]
@@ -91,7 +91,7 @@ class Agent:
         listener.listen(64)
         listener.settimeout(0.5)
         self._listener = listener
-        with open("agent.pid", "w") as fh:
+        with open(PID_NAME, "w") as fh:
             fh.write(str(os.getpid()))
         logger.info("agent %d serving in %s", os.getpid(), self.directory)
         prune(self.root)
@@ -307,7 +307,7 @@ class Agent:
                 pool.close(wait=False)
             except Exception:
                 logger.exception("closing a pool failed")
-        for name in ("agent.pid",):
+        for name in (PID_NAME,):
             try:
                 os.unlink(name)
             except FileNotFoundError:

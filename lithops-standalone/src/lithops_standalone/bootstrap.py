@@ -10,7 +10,11 @@ Host layout (``~`` is the SSH user's home)::
     ~/.lithops/standalone/<version>-<hash>/
         .complete      marker: the directory is fully extracted
         lib/           our packages (PYTHONPATH of the agent and its workers)
-        agent.sock     the agent's unix socket (mode 0600), agent.pid, agent.log, agent.lock
+        agent-<hostname>.sock   the agent's unix socket (mode 0600); .pid, .log, .lock beside
+        logs/<hostname>/        what functions printed (see logtail.py)
+
+Every per-agent file is named after the machine: a home directory shared by several hosts
+(NFS) holds one agent per host, each with its own socket and lock.
 """
 
 from __future__ import annotations

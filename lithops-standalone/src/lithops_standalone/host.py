@@ -146,7 +146,7 @@ class HostSession:
                     if attempt:
                         raise BootstrapError(
                             f"the agent on {self.name} closed the connection while attaching; "
-                            f"see ~/.lithops/standalone/{bundle.tag}/agent.log on the host"
+                            f"see ~/.lithops/standalone/{bundle.tag}/agent-*.log on the host"
                         )
             raise AssertionError("unreachable")
         except BaseException:
@@ -158,16 +158,15 @@ class HostSession:
         channel = conn.channel
         channel.channel.settimeout(max(1.0, deadline - time.monotonic()))
         try:
-            frame = channel.rfile.read_frame()
+            message = channel.rfile.read_message()
         except TimeoutError:
             raise BootstrapError(
                 f"the agent on {self.name} did not answer within standalone.start_timeout"
             )
         finally:
             channel.channel.settimeout(None)
-        if frame is None:
+        if message is None:
             raise EOFError("agent closed the connection")
-        message = wire.decode(frame)
         if message["t"] == "error":
             raise BackendUnavailableError(
                 f"the agent on {self.name} cannot run runtime {self.settings.runtime!r}: "
@@ -248,10 +247,9 @@ class HostSession:
         reason = "closed the connection"
         try:
             while True:
-                frame = conn.channel.rfile.read_frame()
-                if frame is None:
+                message = conn.channel.rfile.read_message()
+                if message is None:
                     break
-                message = wire.decode(frame)
                 try:
                     self._dispatch(message)
                 except Exception:

@@ -1,6 +1,6 @@
 """Function output kept on the host, so ``lithops logs`` works without the client's records.
 
-The agent appends every line a call prints to ``logs/<executor_id>/<job_id>.log`` in its
+The agent appends every line a call prints to ``logs/<host>/<executor_id>/<job_id>.log`` in its
 bootstrap directory, in the core's format (``tstamp<TAB>call_id<TAB>text``, see
 :mod:`lithops.logs`). ``python3 -m lithops_standalone.logtail [--follow] [--job KEY]`` prints
 the lines of every bootstrap directory on the host as JSON, following new ones when asked:
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import sys
 import time
 from pathlib import Path
@@ -23,11 +25,18 @@ KEEP_SECONDS = 3 * 24 * 3600
 _POLL = 0.1
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+
+
 def log_path(root: Path, job_key: str) -> Path:
-    """``root/logs/<executor_id>/<job_id>.log`` (path separators in keys neutralised)."""
+    """``root/logs/<host>/<executor_id>/<job_id>.log`` (path separators in keys neutralised).
+
+    Per host: hosts sharing a home directory over NFS never append to the same file.
+    """
     executor_id, _, job_id = job_key.rpartition("/")
     parts = [p.replace(os.sep, "_").replace("..", "_") or "_" for p in (executor_id, job_id)]
-    return root / LOGS_DIR / parts[0] / f"{parts[1]}.log"
+    return root / LOGS_DIR / _host() / parts[0] / f"{parts[1]}.log"
 
 
 def append_lines(root: Path, job_key: str, call_id: str, lines: list[tuple[float, str]]) -> None:
@@ -45,7 +54,7 @@ def append_lines(root: Path, job_key: str, call_id: str, lines: list[tuple[float
 def prune(root: Path, keep: float = KEEP_SECONDS) -> None:
     """Remove old log files (and emptied executor directories)."""
     cutoff = time.time() - keep
-    for path in (root / LOGS_DIR).glob("*/*.log"):
+    for path in (root / LOGS_DIR / _host()).glob("*/*.log"):
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
@@ -62,7 +71,7 @@ def main(argv: list[str]) -> int:
     offsets: dict[Path, int] = {}
     start = time.time()
     while True:
-        pattern = f"*/{LOGS_DIR}/{job}.log" if job else f"*/{LOGS_DIR}/*/*.log"
+        pattern = f"*/{LOGS_DIR}/*/{job}.log" if job else f"*/{LOGS_DIR}/*/*/*.log"
         for path in sorted(base.glob(pattern)):
             try:
                 stat = path.stat()

@@ -45,12 +45,25 @@ def lithops_register_backends(register: RegisterBackend) -> None:
 
 @hookimpl
 def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
-    if request.backend not in BACKEND_NAMES:
-        return None  # not ours: answer before importing paramiko (cold starts of other backends)
-    from lithops_standalone.provision import provision
+    # Other backends get their answer before paramiko is imported (their cold starts).
+    if request.backend in BACKEND_NAMES:
+        from lithops_standalone.provision import provision
 
-    # A read-only ``capacity`` property: the protocol's attribute, computed from live hosts.
-    return cast("ComputeHandle | None", provision(request))
+        # A read-only ``capacity`` property: the protocol's attribute, from live hosts.
+        return cast("ComputeHandle", provision(request))
+    # create/reuse: the backend is a VM provider's (aws_ec2...); its VMs are our hosts.
+    standalone = request.config.get("standalone") or {}
+    if str(standalone.get("exec_mode") or "").lower() not in ("create", "reuse"):
+        return None
+    from lithops.plugins.manager import get_plugin_host
+
+    section = dict(request.config.get(request.backend) or {})
+    provider = get_plugin_host().hook.lithops_vm_provider(name=request.backend, config=section)
+    if provider is None:
+        return None
+    from lithops_standalone.provision import provision_vms
+
+    return cast("ComputeHandle", provision_vms(request, provider))
 
 
 @hookimpl

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lithops import wire
+from lithops_standalone.relay import PID_NAME, SOCKET_NAME
 
 __all__ = ["main"]
 
@@ -29,7 +30,7 @@ def _ask(directory: Path, message: dict[str, Any], timeout: float = 5.0) -> dict
     here = os.getcwd()
     try:
         os.chdir(directory)  # relative socket path: see relay.py
-        sock.connect("agent.sock")
+        sock.connect(SOCKET_NAME)
     except OSError:
         sock.close()
         return None
@@ -47,7 +48,7 @@ def _ask(directory: Path, message: dict[str, Any], timeout: float = 5.0) -> dict
 
 def _pid(directory: Path) -> int | None:
     try:
-        return int((directory / "agent.pid").read_text().strip())
+        return int((directory / PID_NAME).read_text().strip())
     except (OSError, ValueError):
         return None
 

@@ -20,6 +20,7 @@ Agent -> client: ``hello`` (the wire hello plus ``slots``, ``agent_pid``, ``star
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
 from typing import IO, Any, cast
@@ -32,7 +33,9 @@ __all__ = [
     "SILENCE_TIMEOUT",
     "STATUS_PREFIX",
     "ActivityReader",
+    "SocketWriter",
     "call_key",
+    "out_of_band",
 ]
 
 #: Both sides send a ``ping`` at least this often (seconds).
@@ -71,9 +74,12 @@ class ActivityReader:
             got += len(data)
         return b"".join(chunks)
 
-    def read_frame(self) -> bytes | None:
-        """The next wire frame (:func:`lithops.wire.read_frame` over this stream)."""
-        return wire.read_frame(cast(IO[bytes], self))
+    def readinto(self, view: memoryview) -> int:
+        data = self._recv(min(len(view), 1 << 20))
+        if data:
+            self.last_data = time.monotonic()
+            view[: len(data)] = data
+        return len(data)
 
     def readline(self, limit: int = 4096) -> bytes:
         """One ``\n``-terminated line, byte by byte (nothing is read past it)."""
@@ -87,3 +93,35 @@ class ActivityReader:
                 break
         self.last_data = time.monotonic()
         return bytes(line)
+
+    def read_message(self) -> dict[str, Any] | None:
+        """The next message (:func:`lithops.wire.read_message`: plain or multipart frame)."""
+        return wire.read_message(cast(IO[bytes], self))
+
+
+class SocketWriter:
+    """What :func:`lithops.wire.write_message` writes to: every write goes out at once."""
+
+    def __init__(self, sendall: Callable[[bytes], None]) -> None:
+        self._sendall = sendall
+
+    def write(self, data: bytes) -> int:
+        self._sendall(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def out_of_band(message: dict[str, Any]) -> dict[str, Any]:
+    """Mark the large result values of a ``results`` message to travel out of band (as the
+    worker sent them), so relaying them copies nothing into a pickle."""
+    if message.get("t") != "results":
+        return message
+    for record in message["records"]:
+        value = record.get("value")
+        if isinstance(value, memoryview | bytearray) or (
+            isinstance(value, bytes) and len(value) >= wire.OUT_OF_BAND_BYTES
+        ):
+            record["value"] = pickle.PickleBuffer(value)
+    return message

@@ -1,4 +1,4 @@
-"""``lithops_provision`` for standalone: consumed hosts (``ssh``/``vm``) or a VM provider's VMs."""
+"""Provisioning for standalone: consumed hosts (``ssh``/``vm``) or a VM provider's VMs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from lithops.plugins.types import ProvisionRequest
 from lithops.vm import VMInstance, VMProvider, VMSpec
 from lithops_standalone.config import (
-    BACKEND_NAMES,
     HostSpec,
     StandaloneSettings,
     parse_hosts,
@@ -16,34 +15,25 @@ from lithops_standalone.config import (
 )
 from lithops_standalone.handle import StandaloneHandle, open_hosts
 
-__all__ = ["provision"]
+__all__ = ["provision", "provision_vms"]
 
 logger = logging.getLogger(__name__)
 
 
-def provision(request: ProvisionRequest) -> StandaloneHandle | None:
-    """A handle for ``request.backend`` when it is ours, else ``None``."""
-    if request.backend in BACKEND_NAMES:
-        settings = parse_settings(request.config, request.runtime)
-        return open_hosts(request.backend, parse_hosts(request.config), settings, request.events)
-    mode = str((request.config.get("standalone") or {}).get("exec_mode") or "").lower()
-    if mode not in ("create", "reuse"):
-        return None
-    from lithops.plugins.manager import get_plugin_host
+def provision(request: ProvisionRequest) -> StandaloneHandle:
+    """``consume``: attach the hosts of the ``ssh``/``vm`` section."""
+    settings = parse_settings(request.config, request.runtime)
+    return open_hosts(request.backend, parse_hosts(request.config), settings, request.events)
 
-    section = dict(request.config.get(request.backend) or {})
-    provider = get_plugin_host().hook.lithops_vm_provider(name=request.backend, config=section)
-    if provider is None:
-        return None
+
+def provision_vms(request: ProvisionRequest, provider: VMProvider) -> StandaloneHandle:
+    """``create``/``reuse``: get VMs from ``provider``, then attach them like consumed hosts.
+
+    As many VMs as the provider's ``max_workers`` (default 1).
+    """
     settings = parse_settings(request.config, request.runtime, consume=False)
-    return provision_vms(request, provider, settings, count=int(section.get("max_workers") or 1))
-
-
-def provision_vms(
-    request: ProvisionRequest, provider: VMProvider, settings: StandaloneSettings, count: int
-) -> StandaloneHandle:
-    """``create``/``reuse``: get VMs from ``provider``, then attach them like consumed hosts."""
-    vms = _obtain(provider, settings, count)
+    section = request.config.get(request.backend) or {}
+    vms = _obtain(provider, settings, int(section.get("max_workers") or 1))
     specs = [_spec(vm) for vm in vms]
     try:
         handle = open_hosts(

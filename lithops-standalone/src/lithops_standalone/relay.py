@@ -2,9 +2,10 @@
 
 Every client (several executors, several users of one login) runs
 ``python3 -m lithops_standalone.relay`` over an SSH exec channel, in the bootstrap directory. The
-relay connects to the agent's unix socket (``agent.sock`` there, mode 0600 in the user's home: no
-network port is ever opened) and copies bytes both ways until either side closes. When no agent
-answers it starts one, under an ``flock`` so that concurrent clients start exactly one.
+relay connects to the agent's unix socket (``agent-<hostname>.sock`` there, mode 0600 in the
+user's home: no network port is ever opened) and copies bytes both ways until either side
+closes. When no agent answers it starts one, under an ``flock`` so that concurrent clients
+start exactly one.
 
 Standard library only, and nothing else imported: it runs on every attach, so it must start in a
 few tens of milliseconds.
@@ -14,17 +15,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import selectors
 import socket
 import subprocess
 import sys
 import time
 
-__all__ = ["SOCKET_NAME", "connect_or_start", "main"]
+__all__ = ["LOG_NAME", "PID_NAME", "SOCKET_NAME", "connect_or_start", "main"]
 
-SOCKET_NAME = "agent.sock"
-_LOCK_NAME = "agent.lock"
-_LOG_NAME = "agent.log"
+# Per machine: the home directory (and so this directory) may be shared by several hosts over
+# NFS, where a unix socket or flock of one host means nothing to another.
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "host"
+SOCKET_NAME = f"agent-{_HOST}.sock"
+PID_NAME = f"agent-{_HOST}.pid"
+LOG_NAME = f"agent-{_HOST}.log"
+_LOCK_NAME = f"agent-{_HOST}.lock"
 _START_TIMEOUT = 20.0
 
 
@@ -50,7 +56,7 @@ def connect_or_start() -> socket.socket:
         sock = _connect()  # another relay may have started it while we waited
         if sock is not None:
             return sock
-        with open(_LOG_NAME, "ab") as log:
+        with open(LOG_NAME, "ab") as log:
             agent = subprocess.Popen(
                 [sys.executable, "-s", "-m", "lithops_standalone.agent"],
                 stdin=subprocess.DEVNULL,
@@ -69,7 +75,7 @@ def connect_or_start() -> socket.socket:
             time.sleep(0.02)
         sys.stderr.write(
             f"lithops agent did not start (exit status {agent.poll()}); "
-            f"see {os.getcwd()}/{_LOG_NAME}\n"
+            f"see {os.getcwd()}/{LOG_NAME}\n"
         )
         sys.exit(3)
     finally:

@@ -7,18 +7,18 @@ happens; printed lines are also kept on the host (:mod:`lithops_standalone.logta
 from __future__ import annotations
 
 import logging
+import pickle
 import socket
-import struct
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from lithops import wire
 from lithops.errors import WorkerLostError
 from lithops.plugins.types import CallKey
 from lithops_standalone.logtail import append_lines
-from lithops_standalone.protocol import ActivityReader, call_key
+from lithops_standalone.protocol import ActivityReader, SocketWriter, call_key, out_of_band
 
 if TYPE_CHECKING:
     from lithops_standalone.agent import Agent
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Router", "Session"]
 
 logger = logging.getLogger("lithops_standalone.agent")
-
-_HEADER = struct.Struct(">I")
 
 
 class Session:
@@ -38,6 +36,7 @@ class Session:
         self.sock = sock
         self.number = number
         self.rfile = ActivityReader(sock.recv)
+        self.writer = SocketWriter(sock.sendall)
         self.write_lock = threading.Lock()
         self.client = f"session-{number}"
         self.pool_key: str | None = None
@@ -45,17 +44,21 @@ class Session:
         self.closed = False
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
-            payload = wire.encode(message)
-        except Exception as exc:  # e.g. an exception object that does not pickle
-            if message.get("t") != "lost":
-                raise
-            error = WorkerLostError(f"{type(message['error']).__name__}: {message['error']}")
-            logger.warning("could not pickle %r (%s); sending %r", message["error"], exc, error)
-            payload = wire.encode({**message, "error": error})
+        message = out_of_band(message)
         try:
             with self.write_lock:
-                self.sock.sendall(_HEADER.pack(len(payload)) + payload)
+                try:
+                    wire.write_message(cast(IO[bytes], self.writer), message)
+                except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                    # Pickling fails before anything is written: e.g. an exception object
+                    # that does not pickle. The calls still end, with a readable error.
+                    if message.get("t") != "lost":
+                        raise
+                    error = WorkerLostError(
+                        f"{type(message['error']).__name__}: {message['error']}"
+                    )
+                    logger.warning("could not pickle %r (%s)", message["error"], exc)
+                    wire.write_message(cast(IO[bytes], self.writer), {**message, "error": error})
         except OSError:
             self.close()
 
@@ -72,10 +75,10 @@ class Session:
     def serve(self) -> None:
         try:
             while True:
-                frame = self.rfile.read_frame()
-                if frame is None:
+                message = self.rfile.read_message()
+                if message is None:
                     break
-                if not self.agent.handle(self, wire.decode(frame)):
+                if not self.agent.handle(self, message):
                     break
         except (OSError, EOFError, ValueError) as exc:
             logger.info("%s: connection ended: %s", self.client, exc)
