@@ -69,3 +69,20 @@ def test_a_dead_worker_takes_the_processes_its_call_started_with_it(home, tmp_pa
         time.sleep(0.05)
     else:
         pytest.fail(f"process {child} started by the call survived its worker")
+
+
+def test_nothing_is_left_in_temp_directories_after_the_executor_closes(home, tmp_path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    script = (
+        "import lithops\n"
+        "def shout(x):\n"
+        "    print('line', x)\n"
+        "    return x\n"
+        "with lithops.FunctionExecutor() as fexec:\n"
+        "    assert fexec.map(shout, range(20)).get_result() == list(range(20))\n"
+        "    assert fexec.call_async(bytes, 5 << 20).result() == bytes(5 << 20)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
+    assert list(scratch.iterdir()) == []
