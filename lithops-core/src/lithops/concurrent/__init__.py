@@ -2,42 +2,7 @@
 
 from __future__ import annotations
 
-from lithops.concurrent.futures import (
-    ALL_COMPLETED,
-    FIRST_COMPLETED,
-    FIRST_EXCEPTION,
-    BrokenExecutor,
-    CancelledError,
-    Executor,
-    FunctionExecutor,
-    Future,
-    InvalidStateError,
-    LocalhostExecutor,
-    ProcessPoolExecutor,
-    ServerlessExecutor,
-    StandaloneExecutor,
-    ThreadPoolExecutor,
-    TimeoutError,
-    as_completed,
-    wait,
-)
+from lithops.concurrent import futures
+from lithops.concurrent.futures import *  # noqa: F403 - the package is its one module's names
 
-__all__ = [
-    "ALL_COMPLETED",
-    "FIRST_COMPLETED",
-    "FIRST_EXCEPTION",
-    "BrokenExecutor",
-    "CancelledError",
-    "Executor",
-    "FunctionExecutor",
-    "Future",
-    "InvalidStateError",
-    "LocalhostExecutor",
-    "ProcessPoolExecutor",
-    "ServerlessExecutor",
-    "StandaloneExecutor",
-    "ThreadPoolExecutor",
-    "TimeoutError",
-    "as_completed",
-    "wait",
-]
+__all__ = list(futures.__all__)
