@@ -16,11 +16,36 @@ capability in its ``BackendInfo``: ``timeout``, ``worker_lost``, ``cancel``, ``l
 Storage backends subclass :class:`StorageContract` the same way.
 ``pytest_plugins = ["lithops.testing"]`` in a root ``conftest.py`` also gives the
 ``lithops_home`` fixture (an isolated ``~/.lithops``).
+
+The suite's names load on first use, so workers can unpickle :mod:`lithops.testing.tasks`
+without pytest installed.
 """
 
 from __future__ import annotations
 
-from lithops.storage.contract import StorageContract
-from lithops.testing.contract import BackendContract, lithops_home
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lithops.storage.contract import StorageContract
+    from lithops.testing.contract import BackendContract, lithops_home
 
 __all__ = ["BackendContract", "StorageContract", "lithops_home"]
+
+_LAZY = {
+    "BackendContract": "lithops.testing.contract",
+    "lithops_home": "lithops.testing.contract",
+    "StorageContract": "lithops.storage.contract",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lithops.testing' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    # pytest finds a plugin's fixtures (``lithops_home``) by listing the module
+    return sorted(set(globals()) | set(__all__))
