@@ -7,6 +7,7 @@ their stdin/stdout. The pool does not care where they run: here, in a container
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -173,6 +174,8 @@ class ForkLauncher:
 
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        for fd in (to_child_w, from_child_w):
+            _widen_pipe(fd)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
@@ -201,6 +204,21 @@ class ForkLauncher:
 
     def close(self) -> None:
         pass
+
+
+#: Linux pipes hold 64 KiB by default: a 10 MB argument would cross in ~160 wake-ups of
+#: writer and reader. Ask for up to 1 MiB (the usual unprivileged maximum).
+_PIPE_BYTES = 1 << 20
+
+
+def _widen_pipe(fd: int) -> None:
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    try:
+        fcntl.fcntl(fd, set_size, _PIPE_BYTES)
+    except OSError:
+        pass  # a lower limit (/proc/sys/fs/pipe-max-size) only costs speed
 
 
 def default_launcher() -> Launcher:
