@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterable
-from importlib import metadata
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +13,7 @@ import pluggy
 
 from lithops.errors import PluginError, UnknownBackendError
 from lithops.plugins import hookspecs
+from lithops.plugins.discovery import find_entry_points
 from lithops.plugins.types import BackendInfo, BackendKind
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
@@ -56,7 +56,7 @@ class PluginHost:
 
     # -- loading --------------------------------------------------------------------------
 
-    def load_entry_points(self, entry_points: Iterable[metadata.EntryPoint]) -> None:
+    def load_entry_points(self, entry_points: Iterable[Any]) -> None:
         """Load each entry point in isolation: one broken plugin is reported, not fatal."""
         blocked = _disabled_plugins()
         for ep in entry_points:
@@ -186,7 +186,7 @@ def get_plugin_host() -> PluginHost:
             if _host is None:
                 host = PluginHost(new_plugin_manager())
                 # The core's built-ins come through the same entry-point path as any plugin.
-                host.load_entry_points(metadata.entry_points(group=ENTRY_POINT_GROUP))
+                host.load_entry_points(find_entry_points(ENTRY_POINT_GROUP))
                 _host = host
     return _host
 
