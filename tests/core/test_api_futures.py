@@ -9,8 +9,6 @@ import pickle
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,24 +16,6 @@ import lithops
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.wait import ALL_COMPLETED, ALWAYS, ANY_COMPLETED
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        mp.setenv("LITHOPS_LOGS_DIR", str(home / "logs"))
-        for var in ("LITHOPS_CONFIG_FILE", "LITHOPS_CONFIG"):
-            mp.delenv(var, raising=False)
-        mp.chdir(home)
-        yield home
-
-
-@pytest.fixture(scope="module")
-def fexec(home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor() as executor:
-        yield executor
 
 
 def sleepy(seconds):

@@ -11,33 +11,12 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import lithops
 from lithops.errors import CallTimeoutError, RemoteTraceback
 from lithops.logs import read_logs
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        mp.setenv("LITHOPS_LOGS_DIR", str(home / "logs"))
-        for var in ("LITHOPS_CONFIG_FILE", "LITHOPS_CONFIG"):
-            mp.delenv(var, raising=False)
-        mp.chdir(home)
-        yield home
-
-
-@pytest.fixture(scope="module")
-def fexec(home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor() as executor:
-        yield executor
-
 
 # -- functions the tests map (module level: shipped to the workers by value) ------------------
 

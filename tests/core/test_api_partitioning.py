@@ -16,26 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import lithops
 from lithops.storage.utils import CloudObject
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        mp.setenv("LITHOPS_LOGS_DIR", str(home / "logs"))
-        for var in ("LITHOPS_CONFIG_FILE", "LITHOPS_CONFIG"):
-            mp.delenv(var, raising=False)
-        mp.chdir(home)
-        yield home
-
-
-@pytest.fixture(scope="module")
-def fexec(home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor() as executor:
-        yield executor
 
 
 def make_lines(name: str, count: int, seed: int, trailing_newline: bool = True) -> str:

@@ -5,7 +5,6 @@ client and its functions."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,26 +16,8 @@ from lithops.storage.utils import CloudObject, StorageNoSuchKeyError
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))
-        mp.setenv("LITHOPS_LOGS_DIR", str(home / "logs"))
-        for var in ("LITHOPS_CONFIG_FILE", "LITHOPS_CONFIG"):
-            mp.delenv(var, raising=False)
-        mp.chdir(home)
-        yield home
-
-
-@pytest.fixture(scope="module")
 def storage(home: Path) -> Storage:
     return Storage()
-
-
-@pytest.fixture(scope="module")
-def fexec(home: Path) -> Iterator[lithops.FunctionExecutor]:
-    with lithops.FunctionExecutor() as executor:
-        yield executor
 
 
 # -- functions of the examples ---------------------------------------------------------------
