@@ -183,12 +183,9 @@ class Scheduler:
         now = time.time()
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
-        for record in records:
-            key = tuple(record["key"])
-            call = self._calls.get(key)
+        for record, call in zip(records, self._returned([r["key"] for r in records]), strict=True):
             if call is None:
                 continue
-            call.inflight -= 1
             if call.future.call_state.terminal:
                 continue  # a late result of a cancelled call or of a backup's loser
             if call.started:
@@ -222,12 +219,8 @@ class Scheduler:
     def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
-        for key in keys:
-            call = self._calls.get(tuple(key))  # type: ignore[arg-type]
-            if call is None:
-                continue
-            call.inflight -= 1
-            if call.future.call_state.terminal:
+        for call in self._returned(keys):
+            if call is None or call.future.call_state.terminal:
                 continue
             if isinstance(error, concurrent.futures.CancelledError):
                 finished.append((call.future, CallState.CANCELLED, None, None))
@@ -245,10 +238,8 @@ class Scheduler:
 
     def requeue(self, keys: Sequence[CallKey]) -> None:
         by_job: dict[str, list[ResponseFuture]] = {}
-        for key in keys:
-            call = self._calls.get(tuple(key))  # type: ignore[arg-type]
+        for call in self._returned(keys):  # given back unrun: dispatched anew below
             if call is not None and not call.future.call_state.terminal:
-                call.inflight -= 1  # the backend gave it back unrun: dispatched anew below
                 by_job.setdefault(call.job.job_key, []).append(call.future)
         for futures in by_job.values():
             self._dispatch(self._calls[futures[0].key].job, futures)
@@ -354,6 +345,16 @@ class Scheduler:
                 self._send(call.job, [call.future])
             if idle:
                 return
+
+    def _returned(self, keys: Sequence[Any]) -> list[_Call | None]:
+        """The backend is done with one copy of each of these calls (an outcome, or given
+        back unrun). Counted under the lock: several backend threads report at once."""
+        with self._lock:
+            calls = [self._calls.get(tuple(key)) for key in keys]
+            for call in calls:
+                if call is not None:
+                    call.inflight -= 1
+        return calls
 
     def _stop_losers(self, keys: list[CallKey]) -> None:
         """A backed-up call ended (first outcome wins): stop its other copies on the backend."""
