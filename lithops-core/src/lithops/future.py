@@ -208,18 +208,23 @@ class ResponseFuture(concurrent.futures.Future):
             if k not in _UNPICKLED and not k.startswith("_Future")
         }
         if self.call_state.terminal:
-            error = self._exception
-            if error is not None:
-                try:
-                    pickle.dumps(error)
-                except Exception:
-                    error = RuntimeError(f"{type(error).__name__}: {error}")
-            state["_outcome"] = (self._result, error)
+            state["_outcome"] = self._portable_outcome()
         elif self._scheduler is not None:
             # Travelling while pending: the scheduler publishes the outcome to storage so
             # the copy can wait for it in another process.
             state["_remote"] = self._scheduler.export(self)
         return (_new_future, (type(self),), state)
+
+    def _portable_outcome(self) -> tuple[Any, BaseException | None]:
+        """``(result, exception)`` of a finished future, ready to pickle: an exception that
+        does not pickle travels as a ``RuntimeError`` naming its type and message."""
+        error = self._exception
+        if error is not None:
+            try:
+                pickle.dumps(error)
+            except Exception:
+                error = RuntimeError(f"{type(error).__name__}: {error}")
+        return self._result, error
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         concurrent.futures.Future.__init__(self)

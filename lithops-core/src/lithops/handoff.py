@@ -37,13 +37,8 @@ def publish(location: dict[str, Any], future: ResponseFuture) -> None:
     """Write a finished future's outcome where its handed-off copies look for it."""
     from lithops.storage import Storage
 
-    error = future._exception
-    if error is not None:
-        try:
-            pickle.dumps(error)
-        except Exception:
-            error = RuntimeError(f"{type(error).__name__}: {error}")
-    payload = cloudpickle.dumps((future.call_state, future._result, error, future.stats))
+    result, error = future._portable_outcome()
+    payload = cloudpickle.dumps((future.call_state, result, error, future.stats))
     storage = Storage.from_descriptor(location["storage"])
     storage.put_object(location["bucket"], location["key"], payload)
 
