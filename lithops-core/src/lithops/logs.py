@@ -11,13 +11,13 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from lithops.plugins.types import CallKey, LogLine
 
-__all__ = ["LogRecorder", "logs_dir", "read_logs"]
+__all__ = ["LogRecorder", "format_lines", "logs_dir", "read_logs", "tail_lines"]
 
 #: How often ``poll`` looks for new lines.
 POLL_INTERVAL = 0.1
@@ -39,9 +39,7 @@ class LogRecorder:
     def write(self, key: CallKey, lines: Sequence[tuple[float, str]]) -> None:
         job_key, call_id = key
         job_id = job_key.rsplit("/", 1)[-1]
-        text = "".join(
-            f"{tstamp:.6f}\t{call_id}\t{line.replace(chr(10), ' ')}\n" for tstamp, line in lines
-        )
+        text = format_lines(call_id, lines)
         with self._lock:
             handle = self._files.get(job_id)
             if handle is None:
@@ -61,11 +59,49 @@ class LogRecorder:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _parse(path: Path, job_key: str, data: str) -> Iterator[LogLine]:
-    for raw in data.splitlines():
-        parts = raw.split("\t", 2)
-        if len(parts) == 3:
-            yield LogLine(float(parts[0]), job_key, parts[1], parts[2])
+def format_lines(call_id: str, lines: Sequence[tuple[float, str]]) -> str:
+    """Log lines as recorded in a job's file: ``tstamp<TAB>call_id<TAB>text`` each."""
+    return "".join(f"{t:.6f}\t{call_id}\t{line.replace(chr(10), ' ')}\n" for t, line in lines)
+
+
+def tail_lines(
+    find: Callable[[], Iterable[Path]],
+    follow: bool = False,
+    stop: Any = None,
+    since: float | None = None,
+) -> Iterator[LogLine]:
+    """The lines of the job files ``find()`` lists (``.../<executor_id>/<job_id>.log``).
+
+    With ``follow``, keep yielding new lines (from files that appear later too) until ``stop``
+    (a ``threading.Event``) is set; only what is written from now on, unless ``since`` says
+    otherwise. ``since`` skips files untouched since that time. Only complete lines are read.
+    """
+    offsets: dict[Path, int] = {}
+    if follow and since is None:
+        since = time.time()
+    while True:
+        for path in sorted(find()):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if path not in offsets:
+                offsets[path] = stat.st_size if (since and stat.st_mtime < since) else 0
+            if stat.st_size <= offsets[path]:
+                continue
+            with open(path, "rb") as handle:
+                handle.seek(offsets[path])
+                data = handle.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            offsets[path] += len(complete)
+            job_key = f"{path.parent.name}/{path.stem}"
+            for raw in complete.decode(errors="replace").splitlines():
+                parts = raw.split("\t", 2)
+                if len(parts) == 3:
+                    yield LogLine(float(parts[0]), job_key, parts[1], parts[2])
+        if not follow or (stop is not None and stop.is_set()):
+            return
+        time.sleep(POLL_INTERVAL)
 
 
 def read_logs(
@@ -77,27 +113,5 @@ def read_logs(
     (a ``threading.Event``) is set. ``since`` skips files untouched since that time.
     """
     root = logs_dir()
-    offsets: dict[Path, int] = {}
-    if follow and since is None:
-        since = time.time()
-    while True:
-        pattern = f"{job_key}.log" if job_key else "*/*.log"
-        for path in sorted(root.glob(pattern)):
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            if path not in offsets:
-                offsets[path] = stat.st_size if (since and stat.st_mtime < since) else 0
-            if stat.st_size <= offsets[path]:
-                continue
-            with open(path) as handle:
-                handle.seek(offsets[path])
-                data = handle.read()
-            complete = data.rsplit("\n", 1)[0] + "\n" if "\n" in data else ""
-            offsets[path] += len(complete.encode())
-            key = f"{path.parent.name}/{path.stem}"
-            yield from _parse(path, key, complete)
-        if not follow or (stop is not None and stop.is_set()):
-            return
-        time.sleep(POLL_INTERVAL)
+    pattern = f"{job_key}.log" if job_key else "*/*.log"
+    return tail_lines(lambda: root.glob(pattern), follow, stop, since)

@@ -4,7 +4,8 @@ The agent appends every line a call prints to ``logs/<host>/<executor_id>/<job_i
 bootstrap directory, in the core's format (``tstamp<TAB>call_id<TAB>text``, see
 :mod:`lithops.logs`). ``python3 -m lithops_standalone.logtail [--follow] [--job KEY]`` prints
 the lines of every bootstrap directory on the host as JSON, following new ones when asked:
-what the client's ``lithops_stream_logs`` reads over SSH. Standard library only.
+what the client's ``lithops_stream_logs`` reads over SSH. Writing and tailing are the core's
+(:func:`lithops.logs.format_lines`, :func:`lithops.logs.tail_lines`), shipped in the bundle.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+from lithops.logs import format_lines, tail_lines
+
 __all__ = ["LOGS_DIR", "append_lines", "log_path", "main", "prune"]
 
 LOGS_DIR = "logs"
 #: Log files untouched for this long are removed when an agent starts.
 KEEP_SECONDS = 3 * 24 * 3600
-_POLL = 0.1
 
 
 def _host() -> str:
@@ -41,7 +43,7 @@ def log_path(root: Path, job_key: str) -> Path:
 
 def append_lines(root: Path, job_key: str, call_id: str, lines: list[tuple[float, str]]) -> None:
     path = log_path(root, job_key)
-    text = "".join(f"{t:.6f}\t{call_id}\t{line.replace(chr(10), ' ')}\n" for t, line in lines)
+    text = format_lines(call_id, lines)
     try:
         with open(path, "a") as fh:
             fh.write(text)
@@ -68,34 +70,12 @@ def main(argv: list[str]) -> int:
     follow = "--follow" in argv
     job = argv[argv.index("--job") + 1] if "--job" in argv else None
     base = Path.home() / ".lithops" / "standalone"
-    offsets: dict[Path, int] = {}
-    start = time.time()
-    while True:
-        pattern = f"*/{LOGS_DIR}/*/{job}.log" if job else f"*/{LOGS_DIR}/*/*/*.log"
-        for path in sorted(base.glob(pattern)):
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue
-            if path not in offsets:
-                # Following: only what is new, as `lithops logs poll` does locally.
-                offsets[path] = stat.st_size if follow and stat.st_mtime < start else 0
-            if stat.st_size <= offsets[path]:
-                continue
-            with open(path, "rb") as fh:
-                fh.seek(offsets[path])
-                data = fh.read()
-            complete = data[: data.rfind(b"\n") + 1]
-            offsets[path] += len(complete)
-            job_key = f"{path.parent.name}/{path.stem}"
-            for raw in complete.decode(errors="replace").splitlines():
-                parts = raw.split("\t", 2)
-                if len(parts) == 3:
-                    print(json.dumps([parts[0], job_key, parts[1], parts[2]]))
-            sys.stdout.flush()
-        if not follow:
-            return 0
-        time.sleep(_POLL)
+    pattern = f"*/{LOGS_DIR}/*/{job}.log" if job else f"*/{LOGS_DIR}/*/*/*.log"
+    # Following: only what is new, as `lithops logs poll` does locally.
+    for line in tail_lines(lambda: base.glob(pattern), follow=follow):
+        print(json.dumps([f"{line.tstamp:.6f}", line.job_key, line.call_id, line.text]))
+        sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":
