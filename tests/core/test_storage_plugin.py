@@ -34,7 +34,7 @@ def test_the_core_registers_localhost_storage_through_its_entry_point():
     backend = host.hook.lithops_storage_backend(name="localhost", config={})
     assert isinstance(backend, LocalhostStorageBackend)
     assert isinstance(backend, StorageBackend)
-    assert host.hook.lithops_storage_backend(name="aws_s3", config={}) is None
+    assert host.hook.lithops_storage_backend(name="no-such-storage", config={}) is None
 
 
 def test_an_unknown_storage_backend_names_the_installed_ones(home):

@@ -74,8 +74,12 @@ class Storage:
         from lithops.plugins.types import BackendKind
 
         name = host.resolve(name, BackendKind.STORAGE).name
+        # Lithops' provider sections (``aws:`` for ``aws_s3``, ``gcp:`` for ``gcp_storage``)
+        # hold region and credentials shared by a provider's services: defaults of the section.
+        provider = full.get(name.partition("_")[0]) if "_" in name else None
+        shared = dict(provider) if isinstance(provider, Mapping) else {}
         handler = host.hook.lithops_storage_backend(
-            name=name, config={**section, "storage_bucket": bucket}
+            name=name, config={**shared, **section, "storage_bucket": bucket}
         )
         if handler is None:
             raise PluginError(
