@@ -90,6 +90,7 @@ class FunctionExecutor:
             on_log=self._logs.write,
         )
         self._closed = False
+        self._dismantled = False
         self._job_stats: list[dict[str, Any]] = []
         #: map_reduce results whose reducers start late; waited for by wait()/get_result()
         self._map_reduces: list[tuple[list[ResponseFuture], Reducers]] = []
@@ -104,15 +105,30 @@ class FunctionExecutor:
 
     def close(self) -> None:
         """Cancel what is still running and free the backend (warm pools stay warm)."""
-        if self._closed:
+        self._release(dismantle=False)
+
+    def dismantle(self) -> None:
+        """Close, and remove what the backend set up for this executor (Lithops 3.x).
+
+        Standalone on a VM provider: create-mode VMs are deleted (or stopped, per the
+        provider's ``delete_on_dismantle``), reuse-mode VMs stopped. Also after ``close()``.
+        """
+        self._release(dismantle=True)
+
+    def _release(self, dismantle: bool) -> None:
+        if self._closed and not (dismantle and not self._dismantled):
             return
+        first = not self._closed
         self._closed = True
-        pending = [f for f in self.futures if not f.done]
-        if pending:
-            self._scheduler.cancel(pending)
+        self._dismantled = self._dismantled or dismantle
+        if first:
+            pending = [f for f in self.futures if not f.done]
+            if pending:
+                self._scheduler.cancel(pending)
         if self._handle is not None:
-            self._host.hook.lithops_release(handle=self._handle, dismantle=False)
-        self._logs.close()
+            self._host.hook.lithops_release(handle=self._handle, dismantle=dismantle)
+        if first:
+            self._logs.close()
 
     # -- backend -----------------------------------------------------------------------------
 
