@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 HANDLER = "lithops.worker.serverless.handler"
 FUNCTION_PREFIX = "lithops-w"
 _ACTIVE_TIMEOUT_S = 300.0
-_deployed: dict[tuple[str, str], LambdaRuntime] = {}
+_deployed: dict[tuple[str, ...], LambdaRuntime] = {}
 _deploy_lock = threading.Lock()
 
 
@@ -77,7 +77,8 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
         )
     package = runtime_package()
     name = function_name(package, settings)
-    key = (str(client.meta.endpoint_url), name)
+    env = json.dumps(settings.env_vars, sort_keys=True)
+    key = (str(client.meta.endpoint_url), name, str(settings.timeout), env)
     with _deploy_lock:
         known = _deployed.get(key)
         if known is not None:
@@ -86,6 +87,7 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
         if config is None:
             config = _create(client, name, package, settings)
         config = _wait_active(client, name, config)
+        config = _update_settings(client, name, config, settings)
         hello = _check(client, name)
         runtime = LambdaRuntime(
             name, config["FunctionArn"], settings.memory, int(config.get("Timeout") or 0), hello
@@ -96,8 +98,10 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
 
 def forget(client: Any, name: str) -> None:
     """Drop a function from the process's cache (after it was deleted)."""
+    endpoint = str(client.meta.endpoint_url)
     with _deploy_lock:
-        _deployed.pop((str(client.meta.endpoint_url), name), None)
+        for key in [k for k in _deployed if k[:2] == (endpoint, name)]:
+            del _deployed[key]
 
 
 def _get_function(client: Any, name: str) -> dict[str, Any] | None:
@@ -175,6 +179,24 @@ def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, An
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
         config = _get_function(client, name) or config
+
+
+def _update_settings(
+    client: Any, name: str, config: dict[str, Any], settings: LambdaSettings
+) -> dict[str, Any]:
+    """Apply a changed ``runtime_timeout`` or ``env_vars`` to a function found deployed."""
+    wanted = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
+    current = dict((config.get("Environment") or {}).get("Variables") or {})
+    if int(config.get("Timeout") or 0) == settings.timeout and current == wanted:
+        return config
+    logger.info("updating Lambda function %s: timeout %d s", name, settings.timeout)
+    try:
+        updated = client.update_function_configuration(
+            FunctionName=name, Timeout=settings.timeout, Environment={"Variables": wanted}
+        )
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot update Lambda function {name}: {exc}") from exc
+    return _wait_active(client, name, dict(updated))
 
 
 def _check(client: Any, name: str) -> dict[str, Any]:
