@@ -17,6 +17,8 @@ from standalone_helpers import ssh_config
 
 REPO = Path(__file__).resolve().parents[2]
 MEMBERS = ("lithops-core", "lithops-localhost", "lithops-standalone")
+#: Exactly what the README tells a user to install.
+USER_INSTALL = ("lithops-core", "lithops-standalone")
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +36,7 @@ def plain_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--find-links", str(wheels)]
-        + ["lithops-core", "lithops-standalone"],
+        [str(python), "-m", "pip", "install", "-q", "--find-links", str(wheels), *USER_INSTALL],
         check=True,
         timeout=600,
     )
@@ -60,9 +61,9 @@ def test_plain_install_runs_a_docker_image_runtime_on_an_ssh_host(
             print(json.dumps(fexec.call_async(inside).result(timeout=240)))
         """
     )
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")
-    } | {"HOME": str(lithops_home)}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {
+        "HOME": str(lithops_home)
+    }
     done = subprocess.run(
         [str(plain_client), "-c", program, json.dumps(config)],
         capture_output=True,
