@@ -176,6 +176,6 @@ def test_a_function_of_another_wire_version_fails_at_once(
     monkeypatch.setattr("lithops.wire.WIRE_VERSION", (99, 0))
     with (
         lithops.FunctionExecutor(config=lambda_config) as executor,
-        pytest.raises(WireVersionError, match="lithops clean -b aws_lambda"),
+        pytest.raises(WireVersionError, match="delete-function --function-name lithops-w-"),
     ):
         executor.call_async(double, 1).result(timeout=DEADLINE)

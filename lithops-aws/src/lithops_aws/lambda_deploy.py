@@ -170,7 +170,7 @@ def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, An
         if state == "Failed" or update == "Failed":
             raise BackendUnavailableError(
                 f"Lambda function {name} failed to deploy: {config.get('StateReason')}; "
-                f"delete it (`lithops clean -b aws_lambda`) and try again"
+                f"delete it ({_delete_hint(name)}) and try again"
             )
         if time.monotonic() > deadline:
             raise BackendUnavailableError(
@@ -199,6 +199,10 @@ def _update_settings(
     return _wait_active(client, name, dict(updated))
 
 
+def _delete_hint(name: str) -> str:
+    return f"`aws lambda delete-function --function-name {name}`"
+
+
 def _check(client: Any, name: str) -> dict[str, Any]:
     """The function's wire hello; raises when its Python or wire version cannot serve us."""
     try:
@@ -213,12 +217,12 @@ def _check(client: Any, name: str) -> dict[str, Any]:
     if response.get("FunctionError") or not isinstance(hello, dict):
         raise BackendUnavailableError(
             f"Lambda function {name} did not answer the lithops metadata call "
-            f"({body[:500]!r}); delete it (`lithops clean -b aws_lambda`) to redeploy"
+            f"({body[:500]!r}); delete it ({_delete_hint(name)}) so that it is deployed again"
         )
     try:
         wire.check_hello(hello, f"Lambda function {name}")
     except WireVersionError as exc:
         raise WireVersionError(
-            f"{exc}. Delete the function (`lithops clean -b aws_lambda`) to redeploy"
+            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
         ) from None
     return hello
