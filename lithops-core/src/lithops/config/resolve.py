@@ -33,8 +33,7 @@ from lithops.config.keys import (
     STANDALONE_KEYS,
 )
 from lithops.config.validation import (
-    allowed_backend_keys,
-    check_keys,
+    check_backend_values,
     did_you_mean,
     resolve_backend,
     validate_backend_sections,
@@ -217,7 +216,7 @@ def _build(
 
     extra = {k: v for k, v in backend_overrides.items() if v is not None}
     if extra:
-        check_keys(info.name, extra, allowed_backend_keys([info]), backend_overrides_source)
+        check_backend_values(info.name, extra, [info], backend_overrides_source)
         data[info.name].update(copy.deepcopy(extra))
     if lithops["mode"] == STANDALONE:
         _apply_standalone(data, info)
