@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from lithops.config.datalimit import check_data_limit
 from lithops.config.files import CONFIG_ENV
+from lithops.config.logconfig import logging_from_config
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -68,7 +70,7 @@ class FunctionExecutor:
         self.config = resolve_executor_config(
             mode, config, config_file, backend, storage, monitoring=monitoring, **kwargs
         )
-        _setup_logging(log_level if log_level else self.config["lithops"].get("log_level"))
+        logging_from_config(log_level, self.config["lithops"])
         self._host = get_plugin_host()
         self.backend = self.config["lithops"]["backend"]
         self.mode = self.config["lithops"]["mode"]
@@ -192,6 +194,7 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         retries: int | None = None,
         backups: bool | None = None,
+        check_data: bool = True,
     ) -> tuple[Job, FuturesList]:
         if self._closed:
             raise RuntimeError("this executor is closed; create a new FunctionExecutor")
@@ -200,9 +203,11 @@ class FunctionExecutor:
         calls = build_calls(func, iterdata, extra_args, inject)
         if "obj" in inject:
             calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
+        lithops_cfg = self.config["lithops"]
+        if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
+            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
         func_key, payload = serialize_function(func, include_modules, exclude_modules)
         job_id = f"{prefix}{next(self._job_counter):03d}"
-        lithops_cfg = self.config["lithops"]
         job = Job(
             executor_id=self.executor_id,
             job_id=job_id,
@@ -220,7 +225,7 @@ class FunctionExecutor:
                 **(extra_env or {}),
             },
             runtime_memory=runtime_memory,
-            chunksize=chunksize,
+            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
             backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
             host_job_create_tstamp=created,
@@ -313,12 +318,14 @@ class FunctionExecutor:
         backups: bool | None = None,
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
+        chained = False
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
             parents = [f for f in self._expand(map_iterdata) if f._produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
+            chained = True
         job, futures = self._new_job(
             "M",
             map_function,
@@ -335,6 +342,7 @@ class FunctionExecutor:
             obj_newline=obj_newline,
             retries=retries,
             backups=backups,
+            check_data=not chained,
         )
         self.last_call = "map"
         self._run(job, futures)
@@ -549,19 +557,6 @@ def _all_futures(iterdata: Any) -> bool:
         and len(iterdata) > 0
         and all(isinstance(f, ResponseFuture) for f in iterdata)
     )
-
-
-def _setup_logging(level: Any) -> None:
-    if not level:
-        return
-    log = logging.getLogger("lithops")
-    log.setLevel(str(level).upper())
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s")
-        )
-        log.addHandler(handler)
 
 
 class _ModeExecutor(FunctionExecutor):

@@ -82,6 +82,10 @@ def _data_limit(value: Any) -> str | None:
     return None
 
 
+def _log_level(value: Any) -> str | None:
+    return "must be a level name, or false/null" if value is True else None
+
+
 def _module_names(value: Any) -> str | None:
     if isinstance(value, list | tuple) and not all(isinstance(m, str) and m for m in value):
         return "must be a list of module names (strings)"
@@ -151,9 +155,10 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
     ),
     "log_level": KeySpec(
         (str, bool, type(None)),
-        "level of lithops' logs (default WARNING)",
+        "level of lithops' logs (default WARNING; false or null: lithops configures no logging)",
         choices=LOG_LEVELS,
         fold_case=True,
+        check=_log_level,
     ),
     "log_format": KeySpec(_STR, "logging format of lithops' logs"),
     "log_stream": KeySpec(
@@ -193,7 +198,9 @@ STANDALONE_KEYS: Mapping[str, KeySpec] = {
         unsupported="the standalone agents use the image the host has (docker pulls it "
         "only when it is missing)",
     ),
-    "start_timeout": KeySpec(_NUM, "seconds to wait for a VM to be ready (300)", check=check_positive),
+    "start_timeout": KeySpec(
+        _NUM, "seconds to wait for a VM to be ready (300)", check=check_positive
+    ),
     "auto_dismantle": KeySpec(_BOOL, "stop VMs once they are idle (true)"),
     "soft_dismantle_timeout": KeySpec(
         _NUM, "idle seconds (no job) before an agent stops its VM (300)", check=check_positive

@@ -32,6 +32,7 @@ from lithops.config.keys import (
     STANDALONE,
     STANDALONE_KEYS,
 )
+from lithops.config.logconfig import DEFAULT_LOG_FORMAT, DEFAULT_LOG_STREAM
 from lithops.config.validation import (
     check_backend_values,
     did_you_mean,
@@ -58,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "localhost"
 DEFAULT_LOG_LEVEL = "WARNING"
-DEFAULT_LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s -- %(message)s"
-DEFAULT_LOG_STREAM = "ext://sys.stderr"
 _USER_AGENT = f"lithops/{__version__}"
 
 
