@@ -40,6 +40,7 @@ __all__ = [
 #: The compute backend name and its alias (Lithops calls it ``vm``).
 BACKEND_NAMES = ("ssh", "vm")
 
+
 def _port(value: Any) -> str | None:
     return "must be a port number from 1 to 65535" if not 0 < value < 65536 else None
 
@@ -47,9 +48,7 @@ def _port(value: Any) -> str | None:
 #: The ``ssh``/``vm`` section's own keys, checked by the core when an executor is created.
 SECTION_KEYS: dict[str, KeySpec | str] = {
     "ip_address": KeySpec((str,), "address of the single host (Lithops' vm backend)"),
-    "ssh_username": KeySpec(
-        (str,), "login name on the hosts (default: your local user name)"
-    ),
+    "ssh_username": KeySpec((str,), "login name on the hosts (default: your local user name)"),
     "ssh_key_filename": KeySpec((str,), "private key file for the login"),
     "ssh_password": KeySpec((str,), "password for the login (prefer a key)"),
     "ssh_port": KeySpec((int,), "SSH port of the hosts (default 22)", check=_port),
