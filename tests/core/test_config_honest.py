@@ -7,11 +7,13 @@ shares nothing with the client, not even its ``sys.path``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import pickle
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from click.testing import CliRunner
 import lithops
 from lithops.cli.app import build_cli
 from lithops.config.datalimit import DataLimitError
-from lithops.errors import ConfigError
+from lithops.errors import ConfigError, SerializationError
 from lithops.plugins import hookimpl
 from lithops.plugins.manager import get_plugin_host, reset_plugin_host
 from lithops.plugins.types import BackendInfo, BackendKind, CallBatch, ProvisionRequest
@@ -342,3 +344,89 @@ def test_without_log_keys_lithops_stays_quiet(home: Path, lithops_logger: loggin
         pass
     assert lithops_logger.handlers == handlers
     assert lithops_logger.getEffectiveLevel() == logging.WARNING
+
+
+# -- include_modules / exclude_modules ------------------------------------------------------------
+
+
+@pytest.fixture
+def user_code(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A user's module and the package it uses, importable here but not on the worker."""
+    tag = uuid.uuid4().hex[:8]
+    src = home / "src"
+    (src / f"helpers_{tag}").mkdir(parents=True)
+    (src / f"helpers_{tag}" / "__init__.py").write_text("")
+    (src / f"helpers_{tag}" / "maths.py").write_text("def triple(x):\n    return 3 * x\n")
+    (src / f"app_{tag}.py").write_text(
+        f"from helpers_{tag} import maths\n\ndef work(x):\n    return maths.triple(x) + 1\n"
+    )
+    monkeypatch.syspath_prepend(str(src))
+    app = importlib.import_module(f"app_{tag}")
+    yield {"work": app.work, "app": f"app_{tag}", "helpers": f"helpers_{tag}"}
+    for name in [m for m in sys.modules if tag in m]:
+        del sys.modules[name]
+
+
+def test_modules_the_function_needs_ship_by_default(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    with lithops.FunctionExecutor(backend="recording") as fexec:
+        assert fexec.map(user_code["work"], [1, 2]).get_result() == [4, 7]
+
+
+def test_include_modules_none_ships_no_module_and_the_worker_names_the_missing_one(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    with lithops.FunctionExecutor(backend="recording") as fexec:
+        future = fexec.call_async(user_code["work"], (1,), include_modules=None)
+        with pytest.raises(SerializationError, match=rf"No module named '{user_code['app']}'"):
+            future.result(timeout=60)
+
+
+def test_include_modules_null_in_config_ships_no_module(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    config = {"lithops": {"backend": "recording", "include_modules": None}}
+    with lithops.FunctionExecutor(config=config) as fexec:
+        future = fexec.call_async(user_code["work"], (1,))
+        with pytest.raises(SerializationError, match=rf"No module named '{user_code['app']}'"):
+            future.result(timeout=60)
+
+
+def test_exclude_modules_keeps_a_package_out_and_the_worker_names_it(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    with lithops.FunctionExecutor(backend="recording") as fexec:
+        future = fexec.call_async(user_code["work"], (1,), exclude_modules=[user_code["helpers"]])
+        with pytest.raises(SerializationError, match=rf"No module named '{user_code['helpers']}'"):
+            future.result(timeout=60)
+
+
+def test_exclude_modules_from_config_adds_to_the_argument(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    config = {"lithops": {"backend": "recording", "exclude_modules": [user_code["helpers"]]}}
+    with lithops.FunctionExecutor(config=config) as fexec:
+        future = fexec.call_async(user_code["work"], (1,))
+        with pytest.raises(SerializationError, match=rf"No module named '{user_code['helpers']}'"):
+            future.result(timeout=60)
+
+
+def test_include_modules_ships_exactly_the_named_modules_and_packages(
+    recording: RecordingBackend, user_code: dict[str, Any]
+) -> None:
+    with lithops.FunctionExecutor(backend="recording") as fexec:
+        both = [user_code["app"], user_code["helpers"]]
+        assert fexec.call_async(user_code["work"], (2,), include_modules=both).result(60) == 7
+        only_app = fexec.call_async(user_code["work"], (2,), include_modules=[user_code["app"]])
+        with pytest.raises(SerializationError, match=rf"No module named '{user_code['helpers']}'"):
+            only_app.result(timeout=60)
+
+
+def test_include_modules_naming_a_module_that_does_not_import_is_refused_at_map(
+    recording: RecordingBackend,
+) -> None:
+    with lithops.FunctionExecutor(backend="recording") as fexec:
+        with pytest.raises(ConfigError, match="include_modules names 'no_such_module_x'"):
+            fexec.map(double, [1], include_modules=["no_such_module_x"])
+        assert not fexec.futures

@@ -9,12 +9,13 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lithops.config.datalimit import check_data_limit
 from lithops.config.files import CONFIG_ENV
 from lithops.config.logconfig import logging_from_config
+from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -187,8 +188,8 @@ class FunctionExecutor:
         runtime_memory: int | None = None,
         timeout: float | None = None,
         chunksize: int | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         obj_chunk_size: int | None = None,
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
@@ -206,7 +207,9 @@ class FunctionExecutor:
         lithops_cfg = self.config["lithops"]
         if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
             check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
-        func_key, payload = serialize_function(func, include_modules, exclude_modules)
+        func_key, payload = serialize_function(
+            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
+        )
         job_id = f"{prefix}{next(self._job_counter):03d}"
         job = Job(
             executor_id=self.executor_id,
@@ -280,8 +283,8 @@ class FunctionExecutor:
         extra_env: dict[str, str] | None = None,
         runtime_memory: int | None = None,
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
@@ -312,8 +315,8 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
         backups: bool | None = None,
     ) -> FuturesList:
@@ -365,8 +368,8 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         obj_reduce_by_key: bool = False,
         spawn_reducer: int = 20,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
     ) -> FuturesList:
         """Map, then reduce the list of map results with ``reduce_function(results)``.
 
