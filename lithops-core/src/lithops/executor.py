@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -37,6 +38,18 @@ logger = logging.getLogger("lithops")
 
 _session = uuid.uuid4().hex[:6]
 _executor_counter = itertools.count()
+
+
+def _new_session() -> None:
+    """A forked process (a worker opening its own executor) names its executors afresh, so
+    their ids (and the storage keys under them) never repeat its parent's or a sibling's."""
+    global _session, _executor_counter
+    _session = uuid.uuid4().hex[:6]
+    _executor_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_new_session)
 
 
 class FunctionExecutor:
