@@ -116,11 +116,16 @@ def nested(home: Path) -> Iterator[lithops.FunctionExecutor]:
     ``LITHOPS_WORKER_START=spawn`` keeps these tests independent of fork-safety work on the
     localhost workers (issue 7): a worker forked from the threaded client may wedge in a
     nested executor. Once workers fork from a clean template, the tests pass either way.
-    A pool of its own (its runtime named) so the setting applies whatever ran before.
+    Its own warm pool, so the setting applies whatever pools earlier tests started: the
+    runtime is this interpreter under another name (``python3`` next to ``python``).
     """
+    sibling = Path(sys.executable).with_name("python3")
+    runtime = str(sibling) if sibling.exists() and str(sibling) != sys.executable else None
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LITHOPS_WORKER_START", "spawn")
-        with lithops.FunctionExecutor(runtime=sys.executable, worker_processes=2) as executor:
+        with lithops.FunctionExecutor(
+            runtime=runtime or sys.executable, worker_processes=2 if runtime else 3
+        ) as executor:
             yield executor
 
 
