@@ -180,6 +180,18 @@ def test_a_failed_returned_future_raises_its_error_from_get_result(nested):
     assert nested.get_result(future, throw_except=False, timeout=WAIT) is None
 
 
+def opens_an_executor(_):
+    return lithops.FunctionExecutor().executor_id
+
+
+def test_executors_opened_in_workers_have_ids_of_their_own(fx):
+    # forked workers inherit the client's id counter: the ids (and the storage keys named
+    # after them) must still never repeat
+    ids = fx.get_result(fx.map(opens_an_executor, range(6)), timeout=WAIT)
+    assert len(set(ids)) == 6 and fx.executor_id not in ids
+    assert not {i.split("-")[0] for i in ids} & {fx.executor_id.split("-")[0]}
+
+
 # -- 2. mapping over futures consumes their outputs ---------------------------------------------
 
 
