@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 HANDLER = "lithops.worker.serverless.handler"
 FUNCTION_PREFIX = "lithops-w"
 _ACTIVE_TIMEOUT_S = 300.0
-_deployed: dict[tuple[str, str], LambdaRuntime] = {}
+_deployed: dict[tuple[str, ...], LambdaRuntime] = {}
 _deploy_lock = threading.Lock()
 
 
@@ -77,7 +77,8 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
         )
     package = runtime_package()
     name = function_name(package, settings)
-    key = (str(client.meta.endpoint_url), name)
+    env = json.dumps(settings.env_vars, sort_keys=True)
+    key = (str(client.meta.endpoint_url), name, str(settings.timeout), env)
     with _deploy_lock:
         known = _deployed.get(key)
         if known is not None:
@@ -86,6 +87,7 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
         if config is None:
             config = _create(client, name, package, settings)
         config = _wait_active(client, name, config)
+        config = _update_settings(client, name, config, settings)
         hello = _check(client, name)
         runtime = LambdaRuntime(
             name, config["FunctionArn"], settings.memory, int(config.get("Timeout") or 0), hello
@@ -96,8 +98,10 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
 
 def forget(client: Any, name: str) -> None:
     """Drop a function from the process's cache (after it was deleted)."""
+    endpoint = str(client.meta.endpoint_url)
     with _deploy_lock:
-        _deployed.pop((str(client.meta.endpoint_url), name), None)
+        for key in [k for k in _deployed if k[:2] == (endpoint, name)]:
+            del _deployed[key]
 
 
 def _get_function(client: Any, name: str) -> dict[str, Any] | None:
@@ -166,7 +170,7 @@ def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, An
         if state == "Failed" or update == "Failed":
             raise BackendUnavailableError(
                 f"Lambda function {name} failed to deploy: {config.get('StateReason')}; "
-                f"delete it (`lithops clean -b aws_lambda`) and try again"
+                f"delete it ({_delete_hint(name)}) and try again"
             )
         if time.monotonic() > deadline:
             raise BackendUnavailableError(
@@ -175,6 +179,28 @@ def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, An
         time.sleep(delay)
         delay = min(delay * 2, 5.0)
         config = _get_function(client, name) or config
+
+
+def _update_settings(
+    client: Any, name: str, config: dict[str, Any], settings: LambdaSettings
+) -> dict[str, Any]:
+    """Apply a changed ``runtime_timeout`` or ``env_vars`` to a function found deployed."""
+    wanted = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
+    current = dict((config.get("Environment") or {}).get("Variables") or {})
+    if int(config.get("Timeout") or 0) == settings.timeout and current == wanted:
+        return config
+    logger.info("updating Lambda function %s: timeout %d s", name, settings.timeout)
+    try:
+        updated = client.update_function_configuration(
+            FunctionName=name, Timeout=settings.timeout, Environment={"Variables": wanted}
+        )
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot update Lambda function {name}: {exc}") from exc
+    return _wait_active(client, name, dict(updated))
+
+
+def _delete_hint(name: str) -> str:
+    return f"`aws lambda delete-function --function-name {name}`"
 
 
 def _check(client: Any, name: str) -> dict[str, Any]:
@@ -191,12 +217,12 @@ def _check(client: Any, name: str) -> dict[str, Any]:
     if response.get("FunctionError") or not isinstance(hello, dict):
         raise BackendUnavailableError(
             f"Lambda function {name} did not answer the lithops metadata call "
-            f"({body[:500]!r}); delete it (`lithops clean -b aws_lambda`) to redeploy"
+            f"({body[:500]!r}); delete it ({_delete_hint(name)}) so that it is deployed again"
         )
     try:
         wire.check_hello(hello, f"Lambda function {name}")
     except WireVersionError as exc:
         raise WireVersionError(
-            f"{exc}. Delete the function (`lithops clean -b aws_lambda`) to redeploy"
+            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
         ) from None
     return hello

@@ -6,13 +6,17 @@ import functools
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from lithops.config.datalimit import check_data_limit
 from lithops.config.files import CONFIG_ENV
+from lithops.config.logconfig import logging_from_config
+from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -37,6 +41,18 @@ logger = logging.getLogger("lithops")
 
 _session = uuid.uuid4().hex[:6]
 _executor_counter = itertools.count()
+
+
+def _new_session() -> None:
+    """A forked process (a worker opening its own executor) names its executors afresh, so
+    their ids (and the storage keys under them) never repeat its parent's or a sibling's."""
+    global _session, _executor_counter
+    _session = uuid.uuid4().hex[:6]
+    _executor_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_new_session)
 
 
 class FunctionExecutor:
@@ -68,7 +84,7 @@ class FunctionExecutor:
         self.config = resolve_executor_config(
             mode, config, config_file, backend, storage, monitoring=monitoring, **kwargs
         )
-        _setup_logging(log_level if log_level else self.config["lithops"].get("log_level"))
+        logging_from_config(log_level, self.config["lithops"])
         self._host = get_plugin_host()
         self.backend = self.config["lithops"]["backend"]
         self.mode = self.config["lithops"]["mode"]
@@ -92,8 +108,6 @@ class FunctionExecutor:
         self._closed = False
         self._dismantled = False
         self._job_stats: list[dict[str, Any]] = []
-        #: map_reduce results whose reducers start late; waited for by wait()/get_result()
-        self._map_reduces: list[tuple[list[ResponseFuture], Reducers]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -201,14 +215,18 @@ class FunctionExecutor:
         runtime_memory: int | None = None,
         timeout: float | None = None,
         chunksize: int | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         obj_chunk_size: int | None = None,
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         retries: int | None = None,
         backups: bool | None = None,
+        reserved: list[ResponseFuture] | None = None,
+        check_data: bool = True,
     ) -> tuple[Job, FuturesList]:
+        """``reserved``: futures handed out before the job could be built (a map_reduce's
+        reducers), one per call, which this job's calls resolve."""
         if self._closed:
             raise RuntimeError("this executor is closed; create a new FunctionExecutor")
         created = time.time()
@@ -216,9 +234,13 @@ class FunctionExecutor:
         calls = build_calls(func, iterdata, extra_args, inject)
         if "obj" in inject:
             calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
-        func_key, payload = serialize_function(func, include_modules, exclude_modules)
-        job_id = f"{prefix}{next(self._job_counter):03d}"
         lithops_cfg = self.config["lithops"]
+        if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
+            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
+        func_key, payload = serialize_function(
+            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
+        )
+        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         job = Job(
             executor_id=self.executor_id,
             job_id=job_id,
@@ -236,14 +258,15 @@ class FunctionExecutor:
                 **(extra_env or {}),
             },
             runtime_memory=runtime_memory,
-            chunksize=chunksize,
+            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
             backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
             host_job_create_tstamp=created,
             host_job_serialize_time=time.time() - created,
         )
         futures = FuturesList(
-            (
+            reserved
+            or (
                 ResponseFuture(self.executor_id, job_id, f"{i:05d}", job.function_name)
                 for i in range(len(calls))
             ),
@@ -280,8 +303,9 @@ class FunctionExecutor:
         expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
         return [((), item) for item in expanded]
 
-    def _run(self, job: Job, futures: FuturesList) -> None:
-        self.futures.extend(futures)
+    def _run(self, job: Job, futures: FuturesList, listed: bool = False) -> None:
+        if not listed:
+            self.futures.extend(futures)
         self._scheduler.submit(job, list(futures))
 
     def call_async(
@@ -291,8 +315,8 @@ class FunctionExecutor:
         extra_env: dict[str, str] | None = None,
         runtime_memory: int | None = None,
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
@@ -323,18 +347,23 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
         backups: bool | None = None,
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
+        chained = False
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
             parents = [f for f in self._expand(map_iterdata) if f._produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
+            chained = True
+            # consumed, as in Lithops: get_result() gives the new job's results, not theirs
+            for f in parents:
+                f._produce_output = False
         job, futures = self._new_job(
             "M",
             map_function,
@@ -351,6 +380,7 @@ class FunctionExecutor:
             obj_newline=obj_newline,
             retries=retries,
             backups=backups,
+            check_data=not chained,
         )
         self.last_call = "map"
         self._run(job, futures)
@@ -373,8 +403,8 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         obj_reduce_by_key: bool = False,
         spawn_reducer: int = 20,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
     ) -> FuturesList:
         """Map, then reduce the list of map results with ``reduce_function(results)``.
 
@@ -399,8 +429,18 @@ class FunctionExecutor:
         for f in map_futures:
             f._produce_output = False  # get_result returns the reducers' results only
         groups = reduce_groups(self._scheduler, list(map_futures), obj_reduce_by_key)
-        result = FuturesList(list(map_futures), executor=self)
-        result.reducers = Reducers(len(groups))
+        # As in Lithops, the reducers' futures exist at once, after the map's; each one's call
+        # starts when the map calls of its group are done.
+        name = getattr(reduce_function, "__name__", type(reduce_function).__name__)
+        reducer_futures = [
+            ResponseFuture(self.executor_id, f"R{next(self._job_counter):03d}", "00000", name)
+            for _ in groups
+        ]
+        for f in reducer_futures:
+            f._scheduler = self._scheduler  # cancel() and wait() work before it starts
+        self.futures.extend(reducer_futures)
+        result = FuturesList([*map_futures, *reducer_futures], executor=self)
+        result.reducers = Reducers(reducer_futures)
         options = {
             "extra_args": extra_args_reduce,
             "extra_env": extra_env,
@@ -422,7 +462,6 @@ class FunctionExecutor:
                     index,
                 ),
             )
-        self._map_reduces.append((list(map_futures), result.reducers))
         self.last_call = "map_reduce"
         return result
 
@@ -496,32 +535,10 @@ class FunctionExecutor:
     def _expand(
         self, fs: Any, return_when: int = ALL_COMPLETED, timeout: float | None = None
     ) -> list[ResponseFuture]:
-        """Futures to wait for; a map_reduce's reducers (which start late) included.
-
-        Waiting for all of them (``ALL_COMPLETED``) first waits, within ``timeout``, for the
-        map calls that start the reducers; other ``return_when`` take the reducers started.
-        """
+        """Futures to wait for (a map_reduce's list holds its reducers from the start)."""
         if isinstance(fs, ResponseFuture):
             return [fs]
-        if fs is self.futures:
-            holders = list(self._map_reduces)
-        elif isinstance(fs, FuturesList) and fs.reducers is not None:
-            holders = [(list(fs), fs.reducers)]
-        else:
-            holders = []
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for maps, reducers in holders:
-            if return_when == ALL_COMPLETED:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                wait(maps, throw_except=False, timeout=left, show_progressbar=False)
-                if all(f.done for f in maps):
-                    reducers.wait_started()
-        if fs is self.futures:
-            return list(self.futures)  # started reducers are in self.futures
-        futures = list(fs)
-        for _, reducers in holders:
-            futures.extend(f for f in reducers.started() if f not in futures)
-        return futures
+        return list(fs)
 
     # -- housekeeping --------------------------------------------------------------------------
 
@@ -565,19 +582,6 @@ def _all_futures(iterdata: Any) -> bool:
         and len(iterdata) > 0
         and all(isinstance(f, ResponseFuture) for f in iterdata)
     )
-
-
-def _setup_logging(level: Any) -> None:
-    if not level:
-        return
-    log = logging.getLogger("lithops")
-    log.setLevel(str(level).upper())
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s")
-        )
-        log.addHandler(handler)
 
 
 class _ModeExecutor(FunctionExecutor):

@@ -111,8 +111,8 @@ class Scheduler:
             return
         capacity = max(1, self._capacity())
         size = max(1, min(MAX_BATCH_CALLS, math.ceil(len(futures) / (capacity * 4))))
-        if job.chunksize:
-            size = min(size, job.chunksize)
+        if job.chunksize:  # Lithops' chunksize: this many calls per worker message
+            size = job.chunksize
         for start in range(0, len(futures), size):
             self._send(job, futures[start : start + size])
 

@@ -32,10 +32,9 @@ from lithops.config.keys import (
     STANDALONE,
     STANDALONE_KEYS,
 )
+from lithops.config.logconfig import DEFAULT_LOG_FORMAT, DEFAULT_LOG_STREAM
 from lithops.config.validation import (
-    allowed_backend_keys,
-    check_keys,
-    check_section,
+    check_backend_values,
     did_you_mean,
     resolve_backend,
     validate_backend_sections,
@@ -60,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "localhost"
 DEFAULT_LOG_LEVEL = "WARNING"
-DEFAULT_LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s -- %(message)s"
-DEFAULT_LOG_STREAM = "ext://sys.stderr"
 _USER_AGENT = f"lithops/{__version__}"
 
 
@@ -157,16 +154,13 @@ def _adopt_alias_section(data: dict[str, Any], info: BackendInfo) -> None:
     data[info.name] = merged
 
 
-def _apply_standalone(data: dict[str, Any], info: BackendInfo, source: str) -> None:
+def _apply_standalone(data: dict[str, Any], info: BackendInfo) -> None:
     """Fill the ``standalone:`` section; settings in the backend's section win, as in Lithops.
 
     Defaults are left to the standalone plugin: they differ between ``ssh`` and VM providers.
     """
     section = data.setdefault("standalone", {})
     own = data[info.name]
-    # Checked where the user wrote them (``aws_ec2: {exec_mode: ...}``), as the section's are.
-    moved = {k: own[k] for k in STANDALONE_KEYS if k != "backend" and k in own}
-    check_section(info.name, moved, STANDALONE_KEYS, source)
     for key in STANDALONE_KEYS:
         if key != "backend" and key in own:
             section[key] = copy.deepcopy(own[key])
@@ -221,10 +215,10 @@ def _build(
 
     extra = {k: v for k, v in backend_overrides.items() if v is not None}
     if extra:
-        check_keys(info.name, extra, allowed_backend_keys([info]), backend_overrides_source)
+        check_backend_values(info.name, extra, [info], backend_overrides_source)
         data[info.name].update(copy.deepcopy(extra))
     if lithops["mode"] == STANDALONE:
-        _apply_standalone(data, info, loaded.source)
+        _apply_standalone(data, info)
 
     _apply_storage(data, host, storage, load_storage_config)
     validate_backend_sections(data, host, loaded.source)

@@ -91,7 +91,7 @@ def _check_wire(event: dict[str, Any]) -> None:
     if major != wire.WIRE_VERSION[0]:
         raise WireVersionError(
             f"this function runs lithops wire format {wire.WIRE_VERSION[0]}.x, the client sent "
-            f"{major}.x; deploy the client's version again (`lithops runtime update`)"
+            f"{major}.x; delete this function so that the client deploys its own version"
         )
 
 
@@ -151,7 +151,8 @@ def decode_event_response(response: dict[str, Any], storage: Any = None) -> list
     if major != wire.WIRE_VERSION[0]:
         raise WireVersionError(
             f"the function answered in wire format {major}.x, this client speaks "
-            f"{wire.WIRE_VERSION[0]}.x; deploy the client's version (`lithops runtime update`)"
+            f"{wire.WIRE_VERSION[0]}.x; delete the function so that this client deploys its own "
+            f"version"
         )
     ref = response.get("records_ref")
     if ref:
