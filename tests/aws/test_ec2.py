@@ -311,9 +311,12 @@ def test_backend_or_standalone_section_selects_standalone_on_ec2(aws_env: MotoSe
     [
         ({"exec_mod": "create"}, "unknown key 'exec_mod'.*Did you mean 'exec_mode'"),
         ({"exec_mode": "creat"}, "'exec_mode' in the 'aws_ec2' section.*Did you mean 'create'"),
+        ({"max_workers": "two"}, "'max_workers' in the 'aws_ec2' section.*whole number"),
+        ({"worker_processes": 0}, "'worker_processes' in the 'aws_ec2' section"),
+        ({"use_private_ip": "yes"}, "'use_private_ip' in the 'aws_ec2' section.*true or false"),
     ],
 )
-def test_a_bad_key_or_mode_fails_when_the_executor_is_created(
+def test_a_bad_key_or_value_fails_when_the_executor_is_created(
     aws_env: MotoServer, section: dict[str, Any], match: str
 ) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -323,10 +326,7 @@ def test_a_bad_key_or_mode_fails_when_the_executor_is_created(
 @pytest.mark.parametrize(
     ("section", "error", "match"),
     [
-        ({"exec_mode": "create", "max_workers": "two"}, ConfigError, "aws_ec2.max_workers"),
-        ({"exec_mode": "create", "worker_processes": 0}, ConfigError, "worker_processes"),
         ({"exec_mode": "consume"}, ConfigError, "aws_ec2.instance_id is not set"),
-        ({"exec_mode": "create", "use_private_ip": "yes"}, ConfigError, "use_private_ip"),
         (
             {"exec_mode": "create", "public_subnet_id": "subnet-0000000000000dead"},
             BackendUnavailableError,
@@ -339,7 +339,7 @@ def test_a_bad_key_or_mode_fails_when_the_executor_is_created(
         ),
     ],
 )
-def test_a_bad_value_is_a_clear_error_before_any_instance_runs(
+def test_what_only_ec2_can_tell_is_a_clear_error_before_any_instance_runs(
     cloud: Cloud, section: dict[str, Any], error: type[Exception], match: str
 ) -> None:
     with (
