@@ -35,6 +35,7 @@ from testbed import (
 
 import lithops
 from lithops.errors import BackendUnavailableError, ConfigError
+from lithops.vm import VMSpec
 from lithops_aws.ec2 import MANAGED_TAG, MODE_TAG, SECURITY_GROUP_NAME, Ec2Provider
 
 pytestmark = [pytest.mark.ssh, pytest.mark.docker]
@@ -367,3 +368,33 @@ def test_default_network_admits_ssh_from_the_vpc_only(
     name, path = provider.login()
     assert Path(path).is_relative_to(lithops_home)
     assert ec2.describe_key_pairs(KeyNames=[name])["KeyPairs"]
+
+
+def test_spot_public_address_and_stop_instead_of_terminate_when_asked(
+    aws_env: MotoServer, lithops_home: Path
+) -> None:
+    # Records only (no host boots here): the address moto gives is never connected to.
+    settings = {"region": "us-east-1", "exec_mode": "create", "target_ami": AMI}
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws_env.endpoint)
+
+    def instance(vm_id: str) -> dict[str, Any]:
+        return dict(ec2.describe_instances(InstanceIds=[vm_id])["Reservations"][0]["Instances"][0])
+
+    spot = Ec2Provider({**settings, "request_spot_instances": True})
+    (vm,) = spot.create(VMSpec(name="lithops-worker"), 1)
+    made = instance(vm.id)
+    assert made["InstanceLifecycle"] == "spot"
+    assert vm.address == made["PublicIpAddress"] != made["PrivateIpAddress"]
+    spot.delete(vm.id)
+    assert instance(vm.id)["State"]["Name"] == "terminated"
+
+    kept = Ec2Provider({**settings, "delete_on_dismantle": False})
+    (vm,) = kept.create(VMSpec(name="lithops-worker"), 1)
+    assert "InstanceLifecycle" not in instance(vm.id)
+    behaviour = ec2.describe_instance_attribute(
+        InstanceId=vm.id, Attribute="instanceInitiatedShutdownBehavior"
+    )
+    assert behaviour["InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
+    kept.delete(vm.id)
+    assert instance(vm.id)["State"]["Name"] == "stopped"
+    ec2.terminate_instances(InstanceIds=[vm.id])
