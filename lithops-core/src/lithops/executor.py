@@ -88,6 +88,9 @@ class FunctionExecutor:
             capacity=lambda: int(getattr(self._ensure_handle(), "capacity", 1) or 1),
             storage_descriptor=lambda: self.storage.worker_descriptor(),
             on_log=self._logs.write,
+            ack_timeout=self._backend_info.ack_timeout,
+            reports_running="running" in self._backend_info.capabilities,
+            backend=f"backend {self.backend!r}",
         )
         self._closed = False
         self._job_stats: list[dict[str, Any]] = []
@@ -111,7 +114,10 @@ class FunctionExecutor:
         if pending:
             self._scheduler.cancel(pending)
         if self._handle is not None:
-            self._host.hook.lithops_release(handle=self._handle, dismantle=False)
+            try:
+                self._host.release(self._handle, dismantle=False)
+            except Exception as exc:
+                logger.warning("backend %r could not release its handle: %s", self.backend, exc)
         self._logs.close()
 
     # -- backend -----------------------------------------------------------------------------
@@ -155,22 +161,15 @@ class FunctionExecutor:
                         runtime_memory=section.get("runtime_memory"),
                         events=self._scheduler,
                     )
-                    handle = self._host.hook.lithops_provision(request=request)
-                    if handle is None:
-                        raise RuntimeError(
-                            f"the {self.backend!r} backend registered by "
-                            f"{self._backend_info.distribution} did not answer the provision "
-                            f"hook; reinstall that distribution"
-                        )
-                    self._handle = handle
+                    self._handle = self._host.provision(request)
         return self._handle
 
     def _invoke(self, batch: CallBatch) -> None:
-        self._host.hook.lithops_invoke(handle=self._ensure_handle(), batch=batch)
+        self._host.invoke(self._ensure_handle(), batch)
 
     def _cancel(self, keys: list[CallKey]) -> None:
         if self._handle is not None:
-            self._host.hook.lithops_cancel(handle=self._handle, keys=keys)
+            self._host.cancel(self._handle, keys)
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -313,6 +312,44 @@ class FunctionExecutor:
         backups: bool | None = None,
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
+        job, futures = self._map_job(
+            map_function,
+            map_iterdata,
+            chunksize=chunksize,
+            extra_args=extra_args,
+            extra_env=extra_env,
+            runtime_memory=runtime_memory,
+            obj_chunk_size=obj_chunk_size,
+            obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline,
+            timeout=timeout,
+            include_modules=include_modules,
+            exclude_modules=exclude_modules,
+            retries=retries,
+            backups=backups,
+        )
+        self.last_call = "map"
+        self._run(job, futures)
+        return futures
+
+    def _map_job(
+        self,
+        map_function: Callable[..., Any],
+        map_iterdata: Any,
+        chunksize: int | None = None,
+        extra_args: Any = None,
+        extra_env: dict[str, str] | None = None,
+        runtime_memory: int | None = None,
+        obj_chunk_size: int | None = None,
+        obj_chunk_number: int | None = None,
+        obj_newline: str | None = "\n",
+        timeout: float | None = None,
+        include_modules: list[str] | None = None,
+        exclude_modules: list[str] | None = None,
+        retries: int | None = None,
+        backups: bool | None = None,
+    ) -> tuple[Job, FuturesList]:
+        """The job of a ``map``, built but not submitted yet."""
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
@@ -336,9 +373,7 @@ class FunctionExecutor:
             retries=retries,
             backups=backups,
         )
-        self.last_call = "map"
-        self._run(job, futures)
-        return futures
+        return job, futures
 
     def map_reduce(
         self,
@@ -366,7 +401,7 @@ class FunctionExecutor:
         accepted for compatibility: no worker sits waiting for map results here). With
         ``obj_reduce_by_key`` there is one reducer per object, fed that object's partitions.
         """
-        map_futures = self.map(
+        job, map_futures = self._map_job(
             map_function,
             map_iterdata,
             chunksize=chunksize,
@@ -380,9 +415,11 @@ class FunctionExecutor:
             include_modules=include_modules,
             exclude_modules=exclude_modules,
         )
+        # grouped before submitting: a call's arguments are gone once it ends
+        groups = reduce_groups(job.arguments, list(map_futures), obj_reduce_by_key)
         for f in map_futures:
             f._produce_output = False  # get_result returns the reducers' results only
-        groups = reduce_groups(self._scheduler, list(map_futures), obj_reduce_by_key)
+        self._run(job, map_futures)
         result = FuturesList(list(map_futures), executor=self)
         result.reducers = Reducers(len(groups))
         options = {
@@ -499,7 +536,8 @@ class FunctionExecutor:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 wait(maps, throw_except=False, timeout=left, show_progressbar=False)
                 if all(f.done for f in maps):
-                    reducers.wait_started()
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    reducers.wait_started(left)
         if fs is self.futures:
             return list(self.futures)  # started reducers are in self.futures
         futures = list(fs)

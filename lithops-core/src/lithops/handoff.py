@@ -3,7 +3,9 @@
 Results normally reach only the process that submitted the calls (pushed on the backend's
 channel). When a *pending* future is pickled, its scheduler promises to publish that one call's
 outcome to storage when it ends; the copy in the other process reads it from there, checking
-with a growing pause. Only such handed-off futures ever touch storage.
+with a growing pause, until the deadline the scheduler wrote in the location (the call's
+acknowledge and execution deadlines from the moment it was pickled); past it the copy fails with
+``WorkerLostError``. Only such handed-off futures ever touch storage.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
+
+from lithops.errors import WorkerLostError
+from lithops.future import CallState
 
 if TYPE_CHECKING:
     from lithops.future import ResponseFuture
@@ -51,11 +56,15 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
         from lithops.storage.utils import StorageNoSuchKeyError
 
         storage = Storage.from_descriptor(location["storage"])
+        deadline = location.get("deadline")
         pause = 0.02
         while True:
             try:
                 data = storage.get_object(location["bucket"], location["key"])
             except StorageNoSuchKeyError:
+                if deadline is not None and time.time() > deadline:
+                    future._finish(CallState.LOST, None, _no_outcome(future, location))
+                    return
                 time.sleep(pause)
                 pause = min(MAX_PAUSE, pause * 1.5)
                 continue
@@ -66,3 +75,14 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
             return
 
     threading.Thread(target=watch, name="lithops-handoff", daemon=True).start()
+
+
+def _no_outcome(future: ResponseFuture, location: dict[str, Any]) -> WorkerLostError:
+    return WorkerLostError(
+        f"call {future.job_key}/{future.call_id} was handed over while running, and its outcome "
+        f"was not published to {location['bucket']}/{location['key']} by its deadline: the "
+        f"process that submitted it exited (or its call was still queued). Wait for the call "
+        f"in the submitting process before pickling its future, or keep that process alive",
+        future.job_key,
+        future.call_id,
+    )

@@ -15,7 +15,6 @@ from lithops.future import CallState, ResponseFuture
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
-    from lithops.scheduler import Scheduler
 
 __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
 
@@ -42,25 +41,34 @@ class Reducers:
         with self._lock:
             return [f for f in self._slots if f is not None]
 
-    def wait_started(self) -> list[ResponseFuture]:
-        # The map is done when this is called; the reducers start from its last callback.
-        if not self._started.wait(60):
-            raise RuntimeError("map_reduce: the reducers did not start after the map finished")
+    def wait_started(self, timeout: float | None = None) -> list[ResponseFuture]:
+        """The reducers, once each has a future (a reducer that could not start has a failed
+        one). The map is done when this is called; the reducers start from its last callback,
+        so this is short; ``timeout`` bounds it anyway."""
+        if not self._started.wait(timeout):
+            raise concurrent.futures.TimeoutError(
+                f"map_reduce: {self.expected - len(self.started())} of {self.expected} reducers "
+                f"had not started {timeout} s after the map finished; wait again"
+            )
         return self.started()
 
 
 def reduce_groups(
-    scheduler: Scheduler, futures: list[ResponseFuture], by_key: bool
+    arguments: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    futures: list[ResponseFuture],
+    by_key: bool,
 ) -> list[list[ResponseFuture]]:
-    """One group for the whole map, or one per object with ``obj_reduce_by_key``."""
+    """One group for the whole map, or one per object with ``obj_reduce_by_key``.
+
+    :param arguments: the map calls' ``(args, kwargs)``, read before the job is submitted.
+    """
     if not by_key:
         return [list(futures)]
     from lithops.storage.partition import group_key
 
     groups: dict[Any, list[ResponseFuture]] = {}
-    for f in futures:
-        obj = scheduler.arguments(f)[1].get("obj")
-        groups.setdefault(group_key(obj), []).append(f)
+    for f, (_, kwargs) in zip(futures, arguments, strict=True):
+        groups.setdefault(group_key(kwargs["obj"]), []).append(f)
     return list(groups.values())
 
 
@@ -73,22 +81,41 @@ def start_reducer(
     index: int,
 ) -> None:
     """Runs once every map call of the group is done: reduce their results, or pass the
-    first map failure on to the reducer's future."""
+    first map failure (or the error that stopped the reducer from starting) on to the
+    reducer's future. Every reducer slot gets a future, so no wait is left hanging."""
     failed = next((f for f in members if not f.success), None)
     if failed is None:
-        job, futures = executor._new_job(
-            "R", reduce_function, [([f.result() for f in members],)], **options
-        )
-        executor._run(job, futures)
+        try:
+            job, futures = executor._new_job(
+                "R", reduce_function, [([f.result() for f in members],)], **options
+            )
+        except Exception as exc:  # the reducer cannot start: its future says why
+            _failed_reducer(executor, members[0] if members else None, reducers, index, exc)
+            return
+        try:
+            executor._run(job, futures)
+        except Exception:
+            pass  # the scheduler failed the reducer's future with this error
         reducers.add(index, futures[0])
         return
-    future = ResponseFuture(executor.executor_id, f"R{failed.job_id}", failed.call_id)
-    executor.futures.append(future)
     error = (
         failed.exception()
         if not failed.cancelled()
         else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
-    )
+    ) or RuntimeError(f"map call {failed.job_key}/{failed.call_id} did not succeed")
+    _failed_reducer(executor, failed, reducers, index, error)
+
+
+def _failed_reducer(
+    executor: FunctionExecutor,
+    member: ResponseFuture | None,
+    reducers: Reducers,
+    index: int,
+    error: BaseException,
+) -> None:
+    job_id = f"R{member.job_id}" if member is not None else "R"
+    future = ResponseFuture(executor.executor_id, job_id, member.call_id if member else "00000")
+    executor.futures.append(future)
     future._finish(CallState.FAILED, None, error)
     reducers.add(index, future)
 

@@ -45,7 +45,9 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             name=NAME,
             kind=BackendKind.COMPUTE,
             mode="localhost",
-            capabilities=frozenset({"cancel", "timeout", "worker_lost", "logs", "docker"}),
+            capabilities=frozenset(
+                {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
+            ),
             config_keys={
                 "runtime": "python interpreter (default: this one) or a Docker image name",
                 "worker_processes": "parallel worker processes (default: the CPU count)",

@@ -74,14 +74,7 @@ class Storage:
         from lithops.plugins.types import BackendKind
 
         name = host.resolve(name, BackendKind.STORAGE).name
-        handler = host.hook.lithops_storage_backend(
-            name=name, config={**section, "storage_bucket": bucket}
-        )
-        if handler is None:
-            raise PluginError(
-                f"storage backend {name!r} is registered but no plugin created it: its "
-                f"lithops_storage_backend hook returned None; report this to the plugin's authors"
-            )
+        handler = host.storage_backend(name, {**section, "storage_bucket": bucket})
         self._setup(name, handler, bucket, section, full)
 
     def _setup(
