@@ -11,6 +11,7 @@ acknowledge and execution deadlines from the moment it was pickled); past it the
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from lithops.errors import WorkerLostError
-from lithops.future import CallState
 
 if TYPE_CHECKING:
     from lithops.future import ResponseFuture
 
-__all__ = ["follow", "outcome_location", "publish"]
+__all__ = ["follow", "outcome_location", "publish", "settle_returned"]
 
 PREFIX = "lithops.jobs"
 #: Longest pause between two looks at storage for a handed-off outcome.
@@ -52,6 +52,8 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
     """Resolve ``future`` (a copy in another process) once its outcome is published."""
 
     def watch() -> None:
+        # Not at the top: the worker runtime imports this module and must not load futures.
+        from lithops.future import CallState
         from lithops.storage import Storage
         from lithops.storage.utils import StorageNoSuchKeyError
 
@@ -86,3 +88,18 @@ def _no_outcome(future: ResponseFuture, location: dict[str, Any]) -> WorkerLostE
         future.job_key,
         future.call_id,
     )
+
+
+def settle_returned(value: Any) -> Any:
+    """On a worker: a call that returns futures of an executor it opened waits for them, so
+    they travel finished, with their outcomes, and nothing keeps running for them once the
+    call is over. The call's own timeout bounds the wait."""
+    if "lithops.future" not in sys.modules:
+        return value  # nothing in this process made a future: the worker's fast path
+    from lithops.future import returned_futures
+    from lithops.wait import wait
+
+    futures = returned_futures(value)
+    if futures:
+        wait(futures, throw_except=False, show_progressbar=False)
+    return value

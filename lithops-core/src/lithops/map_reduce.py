@@ -20,37 +20,15 @@ __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
 
 
 class Reducers:
-    """The reduce futures of a map_reduce, which exist only once the map is done."""
+    """The reduce futures of a map_reduce, in group (object) order. They exist from the
+    start; each one's call is submitted once the map calls of its group are done."""
 
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self._slots: list[ResponseFuture | None] = [None] * expected
-        self._lock = threading.Lock()
-        self._started = threading.Event()
-        if expected == 0:
-            self._started.set()
-
-    def add(self, index: int, future: ResponseFuture) -> None:
-        # Slots keep the reducers in group (object) order, whatever order they start in.
-        with self._lock:
-            self._slots[index] = future
-            if all(f is not None for f in self._slots):
-                self._started.set()
+    def __init__(self, futures: list[ResponseFuture]) -> None:
+        self.futures = list(futures)
+        self.expected = len(self.futures)
 
     def started(self) -> list[ResponseFuture]:
-        with self._lock:
-            return [f for f in self._slots if f is not None]
-
-    def wait_started(self, timeout: float | None = None) -> list[ResponseFuture]:
-        """The reducers, once each has a future (a reducer that could not start has a failed
-        one). The map is done when this is called; the reducers start from its last callback,
-        so this is short; ``timeout`` bounds it anyway."""
-        if not self._started.wait(timeout):
-            raise concurrent.futures.TimeoutError(
-                f"map_reduce: {self.expected - len(self.started())} of {self.expected} reducers "
-                f"had not started {timeout} s after the map finished; wait again"
-            )
-        return self.started()
+        return list(self.futures)
 
 
 def reduce_groups(
@@ -60,7 +38,8 @@ def reduce_groups(
 ) -> list[list[ResponseFuture]]:
     """One group for the whole map, or one per object with ``obj_reduce_by_key``.
 
-    :param arguments: the map calls' ``(args, kwargs)``, read before the job is submitted.
+    :param arguments: the map calls' ``(args, kwargs)``, read before the job is submitted
+        (a call drops its arguments once it ends).
     """
     if not by_key:
         return [list(futures)]
@@ -81,43 +60,30 @@ def start_reducer(
     index: int,
 ) -> None:
     """Runs once every map call of the group is done: reduce their results, or pass the
-    first map failure (or the error that stopped the reducer from starting) on to the
-    reducer's future. Every reducer slot gets a future, so no wait is left hanging."""
+    first map failure (or the reducer's own submit error) on to the reducer's future."""
+    future = reducers.futures[index]
+    if future.done:
+        return  # cancelled while its map ran
     failed = next((f for f in members if not f.success), None)
     if failed is None:
         try:
             job, futures = executor._new_job(
-                "R", reduce_function, [([f.result() for f in members],)], **options
+                "R",
+                reduce_function,
+                [([f.result() for f in members],)],
+                reserved=[future],
+                **options,
             )
-        except Exception as exc:  # the reducer cannot start: its future says why
-            _failed_reducer(executor, members[0] if members else None, reducers, index, exc)
-            return
-        try:
-            executor._run(job, futures)
-        except Exception:
-            pass  # the scheduler failed the reducer's future with this error
-        reducers.add(index, futures[0])
+            executor._run(job, futures, listed=True)
+        except Exception as exc:  # e.g. the reducer does not take one argument
+            future._finish(CallState.FAILED, None, exc)
         return
     error = (
         failed.exception()
         if not failed.cancelled()
         else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
     ) or RuntimeError(f"map call {failed.job_key}/{failed.call_id} did not succeed")
-    _failed_reducer(executor, failed, reducers, index, error)
-
-
-def _failed_reducer(
-    executor: FunctionExecutor,
-    member: ResponseFuture | None,
-    reducers: Reducers,
-    index: int,
-    error: BaseException,
-) -> None:
-    job_id = f"R{member.job_id}" if member is not None else "R"
-    future = ResponseFuture(executor.executor_id, job_id, member.call_id if member else "00000")
-    executor.futures.append(future)
     future._finish(CallState.FAILED, None, error)
-    reducers.add(index, future)
 
 
 def when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:
