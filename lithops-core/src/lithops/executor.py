@@ -94,19 +94,19 @@ class FunctionExecutor:
         self._provision_lock = threading.Lock()
         self._storage: Any = None
         self._worker_config_env: dict[str, str] | None = None
-        self._logs = LogRecorder(self.executor_id)
+        self.log_recorder = LogRecorder(self.executor_id)
         self._scheduler = Scheduler(
             invoke=self._invoke,
             cancel=self._cancel,
             capacity=lambda: int(getattr(self._ensure_handle(), "capacity", 1) or 1),
             storage_descriptor=lambda: self.storage.worker_descriptor(),
-            on_log=self._logs.write,
+            on_log=self.log_recorder.write,
             ack_timeout=self._backend_info.ack_timeout,
             reports_running="running" in self._backend_info.capabilities,
             backend=f"backend {self.backend!r}",
         )
         self._closed = False
-        self._job_stats: list[dict[str, Any]] = []
+        self.job_stats: list[dict[str, Any]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -129,9 +129,14 @@ class FunctionExecutor:
                 self._host.release(self._handle, dismantle=False)
             except Exception as exc:
                 logger.warning("backend %r could not release its handle: %s", self.backend, exc)
-        self._logs.close()
+        self.log_recorder.close()
 
     # -- backend -----------------------------------------------------------------------------
+
+    @property
+    def compute_handle(self) -> Any:
+        """The backend's handle for this executor, or ``None`` before its first call."""
+        return self._handle
 
     @property
     def storage(self) -> Any:
@@ -247,7 +252,7 @@ class FunctionExecutor:
             ),
             executor=self,
         )
-        self._job_stats.append(
+        self.job_stats.append(
             {
                 "job_key": job.job_key,
                 "function": job.function_name,
@@ -370,11 +375,11 @@ class FunctionExecutor:
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
-            parents = [f for f in self._expand(map_iterdata) if f._produce_output]
+            parents = [f for f in self.expand_futures(map_iterdata) if f.produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
             # consumed, as in Lithops: get_result() gives the new job's results, not theirs
             for f in parents:
-                f._produce_output = False
+                f.produce_output = False
         job, futures = self._new_job(
             "M",
             map_function,
@@ -437,7 +442,7 @@ class FunctionExecutor:
         # grouped before submitting: a call's arguments are gone once it ends
         groups = reduce_groups(job.arguments, list(map_futures), obj_reduce_by_key)
         for f in map_futures:
-            f._produce_output = False  # get_result returns the reducers' results only
+            f.produce_output = False  # get_result returns the reducers' results only
         self._run(job, map_futures)
         # As in Lithops, the reducers' futures exist at once, after the map's; each one's call
         # starts when the map calls of its group are done.
@@ -447,7 +452,7 @@ class FunctionExecutor:
             for _ in groups
         ]
         for f in reducer_futures:
-            f._scheduler = self._scheduler  # cancel() and wait() work before it starts
+            f.scheduler = self._scheduler  # cancel() and wait() work before it starts
         self.futures.extend(reducer_futures)
         result = FuturesList([*map_futures, *reducer_futures], executor=self)
         result.reducers = Reducers(reducer_futures)
@@ -495,7 +500,7 @@ class FunctionExecutor:
             works, as in Lithops).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        futures = self._expand(fs if fs is not None else self.futures, return_when, timeout)
+        futures = self.expand_futures(fs if fs is not None else self.futures, return_when, timeout)
         done, not_done = wait(
             futures,
             throw_except=throw_except,
@@ -523,16 +528,18 @@ class FunctionExecutor:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if fs is None:
-            futures = [f for f in self._expand(self.futures, timeout=timeout) if not f._read]
+            futures = [
+                f for f in self.expand_futures(self.futures, timeout=timeout) if not f.delivered
+            ]
         else:
-            futures = self._expand(fs, timeout=timeout)
+            futures = self.expand_futures(fs, timeout=timeout)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         results = get_result(
             futures, throw_except=throw_except, timeout=left, show_progressbar=show_progressbar
         )
         if fs is None:
             for f in futures:
-                f._read = True
+                f.delivered = True
         single = (
             isinstance(fs, ResponseFuture)
             or (fs is None and self.last_call != "map")
@@ -542,7 +549,7 @@ class FunctionExecutor:
             return results[0]
         return results
 
-    def _expand(
+    def expand_futures(
         self, fs: Any, return_when: int = ALL_COMPLETED, timeout: float | None = None
     ) -> list[ResponseFuture]:
         """Futures to wait for (a map_reduce's list holds its reducers from the start)."""
@@ -583,7 +590,9 @@ class FunctionExecutor:
     def plot(self, fs: Any = None, dst: str | None = None, figsize: tuple = (10, 6)) -> list[str]:
         from lithops.plots import plot_futures
 
-        return plot_futures(self._expand(fs if fs is not None else self.futures), dst, figsize)
+        return plot_futures(
+            self.expand_futures(fs if fs is not None else self.futures), dst, figsize
+        )
 
 
 def _all_futures(iterdata: Any) -> bool:

@@ -42,7 +42,7 @@ def publish(location: dict[str, Any], future: ResponseFuture) -> None:
     """Write a finished future's outcome where its handed-off copies look for it."""
     from lithops.storage import Storage
 
-    result, error = future._portable_outcome()
+    result, error = future.portable_outcome()
     payload = cloudpickle.dumps((future.call_state, result, error, future.stats))
     storage = Storage.from_descriptor(location["storage"])
     storage.put_object(location["bucket"], location["key"], payload)
@@ -65,7 +65,7 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
                 data = storage.get_object(location["bucket"], location["key"])
             except StorageNoSuchKeyError:
                 if deadline is not None and time.time() > deadline:
-                    future._finish(CallState.LOST, None, _no_outcome(future, location))
+                    future.resolve(CallState.LOST, None, _no_outcome(future, location))
                     return
                 time.sleep(pause)
                 pause = min(MAX_PAUSE, pause * 1.5)
@@ -73,7 +73,7 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
             assert isinstance(data, bytes)
             state, value, error, stats = pickle.loads(data)
             future.stats.update(stats)
-            future._finish(state, value, error)
+            future.resolve(state, value, error)
             return
 
     threading.Thread(target=watch, name="lithops-handoff", daemon=True).start()

@@ -76,14 +76,14 @@ def start_reducer(
             )
             executor._run(job, futures, listed=True)
         except Exception as exc:  # e.g. the reducer does not take one argument
-            future._finish(CallState.FAILED, None, exc)
+            future.resolve(CallState.FAILED, None, exc)
         return
     error = (
         failed.exception()
         if not failed.cancelled()
         else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
     ) or RuntimeError(f"map call {failed.job_key}/{failed.call_id} did not succeed")
-    future._finish(CallState.FAILED, None, error)
+    future.resolve(CallState.FAILED, None, error)
 
 
 def when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:

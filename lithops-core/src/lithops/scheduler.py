@@ -176,7 +176,7 @@ class Scheduler:
             job.timeout = DEFAULT_EXECUTION_TIMEOUT
         with self._lock:
             for future, args in zip(futures, job.arguments, strict=True):
-                future._scheduler = self
+                future.scheduler = self
                 future.stats["host_job_create_tstamp"] = job.host_job_create_tstamp
                 future.stats["host_job_serialize_time"] = job.host_job_serialize_time
                 future.stats["host_submit_tstamp"] = now
@@ -431,7 +431,7 @@ class Scheduler:
         if not items:
             return
         with self._lock:  # claim: each call moves to a terminal state exactly once
-            claimed = [item for item in items if item[0]._claim(item[1])]
+            claimed = [item for item in items if item[0].claim(item[1])]
             now = time.monotonic()
             for future, *_ in claimed:
                 # Nothing can need the arguments any more (no retry, no backup): drop them.
@@ -440,7 +440,7 @@ class Scheduler:
                     self._live.leave(call, now)
                     call.args = None
         for future, state, value, error in claimed:
-            future._publish(state, value, error)  # outside the lock: runs user callbacks
+            future.publish(state, value, error)  # outside the lock: runs user callbacks
             exporter = self._exported.pop(future.key, None)
             if exporter is not None:
                 exporter(future)

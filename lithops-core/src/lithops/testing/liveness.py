@@ -81,7 +81,7 @@ class LivenessContract:
             assert elapsed < timeout + timeout_grace(timeout) + SLACK
             endings.assert_each_ended_once()
             assert all(isinstance(f.exception(), CallTimeoutError) for f in futures)
-            handle: Any = fexec._handle
+            handle: Any = fexec.compute_handle
             assert sorted(handle.cancelled) == sorted(f.key for f in futures), handle.cancelled
 
     def test_a_backend_that_never_acknowledges_loses_its_calls_after_ack_timeout(self) -> None:
@@ -110,7 +110,7 @@ class LivenessContract:
             with pytest.raises(WorkerLostError):
                 future.result(timeout=3 * 1.0 + SLACK)
             assert future.attempts == 2
-            handle: Any = fexec._handle
+            handle: Any = fexec.compute_handle
             assert len(handle.batches) == 3
 
     def test_answers_given_twice_end_each_call_once_with_its_result(self) -> None:
