@@ -35,7 +35,7 @@ def test_the_core_registers_localhost_storage_through_its_entry_point():
     assert isinstance(backend, LocalhostStorageBackend)
     assert isinstance(backend, StorageBackend)
     with pytest.raises(BackendUnavailableError, match="lithops_storage_backend"):
-        host.storage_backend("aws_s3", {})
+        host.storage_backend("no-such-storage", {})
 
 
 def test_an_unknown_storage_backend_names_the_installed_ones(home):

@@ -10,10 +10,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from lithops.config.datalimit import check_data_limit
 from lithops.config.files import CONFIG_ENV
+from lithops.config.logconfig import logging_from_config
+from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -81,7 +84,7 @@ class FunctionExecutor:
         self.config = resolve_executor_config(
             mode, config, config_file, backend, storage, monitoring=monitoring, **kwargs
         )
-        _setup_logging(log_level if log_level else self.config["lithops"].get("log_level"))
+        logging_from_config(log_level, self.config["lithops"])
         self._host = get_plugin_host()
         self.backend = self.config["lithops"]["backend"]
         self.mode = self.config["lithops"]["mode"]
@@ -200,14 +203,15 @@ class FunctionExecutor:
         runtime_memory: int | None = None,
         timeout: float | None = None,
         chunksize: int | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         obj_chunk_size: int | None = None,
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         retries: int | None = None,
         backups: bool | None = None,
         reserved: list[ResponseFuture] | None = None,
+        check_data: bool = True,
     ) -> tuple[Job, FuturesList]:
         """``reserved``: futures handed out before the job could be built (a map_reduce's
         reducers), one per call, which this job's calls resolve."""
@@ -218,9 +222,13 @@ class FunctionExecutor:
         calls = build_calls(func, iterdata, extra_args, inject)
         if "obj" in inject:
             calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
-        func_key, payload = serialize_function(func, include_modules, exclude_modules)
-        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         lithops_cfg = self.config["lithops"]
+        if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
+            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
+        func_key, payload = serialize_function(
+            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
+        )
+        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         job = Job(
             executor_id=self.executor_id,
             job_id=job_id,
@@ -238,7 +246,7 @@ class FunctionExecutor:
                 **(extra_env or {}),
             },
             runtime_memory=runtime_memory,
-            chunksize=chunksize,
+            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
             backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
             host_job_create_tstamp=created,
@@ -295,8 +303,8 @@ class FunctionExecutor:
         extra_env: dict[str, str] | None = None,
         runtime_memory: int | None = None,
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
@@ -327,8 +335,8 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
         backups: bool | None = None,
     ) -> FuturesList:
@@ -365,18 +373,20 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
         backups: bool | None = None,
     ) -> tuple[Job, FuturesList]:
         """The job of a ``map``, built but not submitted yet."""
+        chained = False
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
             parents = [f for f in self.expand_futures(map_iterdata) if f.produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
+            chained = True
             # consumed, as in Lithops: get_result() gives the new job's results, not theirs
             for f in parents:
                 f.produce_output = False
@@ -396,6 +406,7 @@ class FunctionExecutor:
             obj_newline=obj_newline,
             retries=retries,
             backups=backups,
+            check_data=not chained,
         )
         return job, futures
 
@@ -416,8 +427,8 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         obj_reduce_by_key: bool = False,
         spawn_reducer: int = 20,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
     ) -> FuturesList:
         """Map, then reduce the list of map results with ``reduce_function(results)``.
 
@@ -601,19 +612,6 @@ def _all_futures(iterdata: Any) -> bool:
         and len(iterdata) > 0
         and all(isinstance(f, ResponseFuture) for f in iterdata)
     )
-
-
-def _setup_logging(level: Any) -> None:
-    if not level:
-        return
-    log = logging.getLogger("lithops")
-    log.setLevel(str(level).upper())
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s")
-        )
-        log.addHandler(handler)
 
 
 class _ModeExecutor(FunctionExecutor):

@@ -208,8 +208,8 @@ class Scheduler:
         capacity = max(1, self._capacity())
         self._live.capacity = capacity
         size = max(1, min(MAX_BATCH_CALLS, math.ceil(len(futures) / (capacity * 4))))
-        if job.chunksize:
-            size = min(size, job.chunksize)
+        if job.chunksize:  # Lithops' chunksize: this many calls per worker message
+            size = job.chunksize
         for start in range(0, len(futures), size):
             self._send(job, futures[start : start + size])
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from lithops.config.keys import check_positive, worker_processes_spec
 from lithops.plugins import hookimpl
 from lithops.plugins.types import (
     BackendInfo,
@@ -21,6 +22,7 @@ from lithops.plugins.types import (
     CallBatch,
     CallKey,
     EventSink,
+    KeySpec,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -49,10 +51,21 @@ def lithops_register_backends(register: RegisterBackend) -> None:
                 {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
             ),
             config_keys={
-                "runtime": "python interpreter (default: this one) or a Docker image name",
-                "worker_processes": "parallel worker processes (default: the CPU count)",
-                "runtime_memory": "accepted for compatibility; not enforced on localhost",
-                "pull_runtime": "pull the runtime image before use (default: use the local one)",
+                "runtime": KeySpec(
+                    (str, type(None)),
+                    "python interpreter (default: this one) or a Docker image name",
+                ),
+                "worker_processes": worker_processes_spec(
+                    "parallel worker processes (a number, or AUTO: the CPU count)"
+                ),
+                "runtime_memory": KeySpec(
+                    (int,),
+                    "accepted for compatibility; not enforced on localhost",
+                    check=check_positive,
+                ),
+                "pull_runtime": KeySpec(
+                    (bool,), "pull the runtime image before use (default: use the local one)"
+                ),
             },
             description="a warm pool of worker processes on this machine",
         )

@@ -74,7 +74,11 @@ class Storage:
         from lithops.plugins.types import BackendKind
 
         name = host.resolve(name, BackendKind.STORAGE).name
-        handler = host.storage_backend(name, {**section, "storage_bucket": bucket})
+        # Lithops' provider sections (``aws:`` for ``aws_s3``, ``gcp:`` for ``gcp_storage``)
+        # hold region and credentials shared by a provider's services: defaults of the section.
+        provider = full.get(name.partition("_")[0]) if "_" in name else None
+        shared = dict(provider) if isinstance(provider, Mapping) else {}
+        handler = host.storage_backend(name, {**shared, **section, "storage_bucket": bucket})
         self._setup(name, handler, bucket, section, full)
 
     def _setup(
