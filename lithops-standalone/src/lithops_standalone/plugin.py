@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-CAPABILITIES = frozenset({"cancel", "timeout", "docker", "logs", "worker_lost"})
+CAPABILITIES = frozenset({"cancel", "timeout", "docker", "logs", "worker_lost", "running"})
 
 
 @hookimpl
@@ -60,11 +60,12 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
     ):
         return None
     from lithops.plugins.manager import get_plugin_host
+    from lithops.plugins.types import BackendKind
 
-    section = provider_config(request.config, request.backend)
-    provider = get_plugin_host().hook.lithops_vm_provider(name=request.backend, config=section)
-    if provider is None:
-        return None
+    host = get_plugin_host()
+    if host.find(request.backend, BackendKind.VM_PROVIDER) is None:
+        return None  # not a VM provider's name: another plugin's compute backend
+    provider = host.vm_provider(request.backend, provider_config(request.config, request.backend))
     from lithops_standalone.provision import provision_vms
 
     return cast("ComputeHandle", provision_vms(request, provider))
