@@ -1,0 +1,71 @@
+"""Fixtures of the lithops-gcp tests: the Cloud Storage emulator and the Cloud Functions fake.
+
+- ``gcs_emulator`` (session): fake-gcs-server started for this run on a free loopback port,
+  stopped (by PID) when the run ends.
+- ``gcp_env``: the environment a Google client program sees in these tests: the emulator in
+  ``STORAGE_EMULATOR_HOST``, ``NO_GCE_CHECK=true`` (google-auth never probes the metadata
+  server), no credentials of the developer's.
+- ``gcs_bucket``: a fresh bucket in the emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+from gcs_emulator import GcsEmulator, GcsEmulatorUnavailable, start_gcs_emulator
+
+PROJECT = "lithops-test"
+REGION = "us-east1"
+
+
+def unavailable(reason: str) -> NoReturn:
+    # As tests/conftest.py does: skip on a developer machine, fail under CI=true.
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"testbed component unavailable in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsEmulator]:
+    try:
+        emulator = start_gcs_emulator(tmp_path_factory.mktemp("gcs"))
+    except GcsEmulatorUnavailable as exc:
+        unavailable(str(exc))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def gcp_env(
+    gcs_emulator: GcsEmulator, lithops_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> GcsEmulator:
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.endpoint)
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+    # gcloud's own config would name the developer's project and account.
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(lithops_home / "no-gcloud-config"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    return gcs_emulator
+
+
+def new_bucket_name() -> str:
+    return f"lithops-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def gcs_bucket(gcp_env: GcsEmulator) -> str:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    bucket = new_bucket_name()
+    client = storage.Client(project=PROJECT, credentials=AnonymousCredentials())
+    client.create_bucket(bucket)
+    return bucket
