@@ -6,6 +6,10 @@
   ``STORAGE_EMULATOR_HOST``, ``NO_GCE_CHECK=true`` (google-auth never probes the metadata
   server), no credentials of the developer's.
 - ``gcs_bucket``: a fresh bucket in the emulator.
+- ``fake_functions`` (session): :class:`FakeCloudFunctions`, the fake admin API whose deploys
+  run functions-framework on the uploaded code; stopped (every process by PID) at the end.
+- ``gcf_config``: a Lithops config for ``gcp_functions`` + ``gcp_storage`` on those two, in
+  Lithops' own sections, with a fresh bucket.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
+from fake_cloud_functions import FakeCloudFunctions
 from gcs_emulator import GcsEmulator, GcsEmulatorUnavailable, start_gcs_emulator
 
 PROJECT = "lithops-test"
@@ -69,3 +74,32 @@ def gcs_bucket(gcp_env: GcsEmulator) -> str:
     client = storage.Client(project=PROJECT, credentials=AnonymousCredentials())
     client.create_bucket(bucket)
     return bucket
+
+
+@pytest.fixture(scope="session")
+def fake_functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCloudFunctions]:
+    fake = FakeCloudFunctions(tmp_path_factory.mktemp("functions"))
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture
+def gcf_config(
+    gcp_env: GcsEmulator, gcs_bucket: str, fake_functions: FakeCloudFunctions
+) -> Iterator[dict[str, Any]]:
+    fake_functions.reset_counters()
+    yield {
+        "lithops": {"backend": "gcp_functions", "storage": "gcp_storage"},
+        "gcp": {"project_name": PROJECT, "region": REGION},
+        "gcp_functions": {
+            "api_endpoint": fake_functions.endpoint,
+            "runtime_memory": 256,
+            "runtime_timeout": 120,
+            "max_workers": 4,
+        },
+        "gcp_storage": {"storage_bucket": gcs_bucket},
+    }
+    fake_functions.throttle_every_other = False
+    fake_functions.require_id_token = False

@@ -61,10 +61,8 @@ def identity(settings: Mapping[str, Any], service: str, endpoint: str | None) ->
     if path:
         path = os.path.expanduser(path)
         try:
-            credentials, found = google.auth.load_credentials_from_file(
-                path, scopes=[CLOUD_PLATFORM]
-            )
-        except (OSError, google.auth.exceptions.GoogleAuthError) as exc:
+            credentials, found = _load_file(path)
+        except (OSError, ValueError, google.auth.exceptions.GoogleAuthError) as exc:
             raise ConfigError(
                 f"cannot read the Google credentials file {path} (credentials_path in the gcp "
                 f"section): {exc}. Point it at a service account key file (JSON)"
@@ -93,6 +91,25 @@ def identity(settings: Mapping[str, Any], service: str, endpoint: str | None) ->
             f"login`"
         ) from exc
     return GcpIdentity(credentials, project or found or _env_project(), "adc")
+
+
+def _load_file(path: str) -> tuple[Any, str | None]:
+    """Service account keys and ``gcloud auth application-default login`` files."""
+    import json
+
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    with open(path, encoding="utf-8") as f:
+        info = json.load(f)
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        found = service_account.Credentials.from_service_account_info(info, scopes=[CLOUD_PLATFORM])
+        return found, info.get("project_id")
+    if kind == "authorized_user":
+        user = user_credentials.Credentials.from_authorized_user_info(info, [CLOUD_PLATFORM])
+        return user, info.get("quota_project_id")
+    raise ValueError(f"credentials of type {kind!r} are not supported here")
 
 
 def _env_project() -> str | None:

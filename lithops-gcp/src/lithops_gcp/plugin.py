@@ -10,15 +10,31 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from lithops.plugins import hookimpl
-from lithops.plugins.types import BackendInfo, BackendKind, RegisterBackend
-from lithops_gcp.keys import STORAGE_KEYS
+from lithops.plugins.types import (
+    BackendInfo,
+    BackendKind,
+    CallBatch,
+    CallKey,
+    ProvisionRequest,
+    RegisterBackend,
+)
+from lithops_gcp.keys import FUNCTIONS_KEYS, STORAGE_KEYS
 
 if TYPE_CHECKING:
+    from lithops_gcp.functions_invoke import GcfHandle
     from lithops_gcp.storage import GcsStorageBackend
 
-__all__ = ["lithops_register_backends", "lithops_storage_backend"]
+__all__ = [
+    "lithops_cancel",
+    "lithops_invoke",
+    "lithops_provision",
+    "lithops_register_backends",
+    "lithops_release",
+    "lithops_storage_backend",
+]
 
 STORAGE = "gcp_storage"
+FUNCTIONS = "gcp_functions"
 
 
 @hookimpl
@@ -32,6 +48,17 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             description="Google Cloud Storage (and its emulators through api_endpoint)",
         )
     )
+    register(
+        BackendInfo(
+            name=FUNCTIONS,
+            kind=BackendKind.COMPUTE,
+            mode="serverless",
+            # Not "worker_lost": Cloud Functions does not tell the exit code of a dead instance.
+            capabilities=frozenset({"logs"}),
+            config_keys=FUNCTIONS_KEYS,
+            description="Google Cloud Functions (2nd gen): one HTTPS request per batch of calls",
+        )
+    )
 
 
 @hookimpl
@@ -41,3 +68,62 @@ def lithops_storage_backend(name: str, config: Mapping[str, Any]) -> GcsStorageB
     from lithops_gcp.storage import GcsStorageBackend
 
     return GcsStorageBackend(config)
+
+
+@hookimpl
+def lithops_provision(request: ProvisionRequest) -> GcfHandle | None:
+    if request.backend != FUNCTIONS:
+        return None
+    from lithops_gcp.functions_invoke import GcfHandle
+    from lithops_gcp.functions_service import connect
+
+    service = connect(request.config, request.runtime_memory)
+    runtime = service.deploy()
+    config = request.config
+
+    def storage() -> Any:
+        from lithops.storage import Storage
+
+        return Storage(config=config)
+
+    return GcfHandle(
+        service.client,
+        service.caller(runtime.uri),
+        runtime,
+        service.settings,
+        request.events,
+        storage,
+    )
+
+
+def _mine(handle: Any) -> bool:
+    return getattr(handle, "backend", None) == FUNCTIONS and hasattr(handle, "runtime")
+
+
+@hookimpl
+def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.invoke(batch)
+    return True
+
+
+@hookimpl
+def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.cancel(keys)
+    return True
+
+
+@hookimpl
+def lithops_release(handle: Any, dismantle: bool) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.release()
+    if dismantle:
+        from lithops_gcp.functions_deploy import forget
+
+        handle.client.delete_function(name=handle.runtime.name).result(timeout=300)
+        forget(handle.runtime.name)
+    return True

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import google.api_core.exceptions as gexc
-from google.cloud import storage as gcs
+from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
 from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
