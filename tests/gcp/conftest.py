@@ -15,17 +15,20 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 from fake_cloud_functions import FakeCloudFunctions
-from gcs_emulator import GcsEmulator, GcsEmulatorUnavailable, start_gcs_emulator
-
-PROJECT = "lithops-test"
-REGION = "us-east1"
+from gcs_emulator import (
+    PROJECT,
+    REGION,
+    GcsEmulator,
+    GcsEmulatorUnavailable,
+    new_bucket_name,
+    start_gcs_emulator,
+)
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -59,10 +62,6 @@ def gcp_env(
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(lithops_home / "no-gcloud-config"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return gcs_emulator
-
-
-def new_bucket_name() -> str:
-    return f"lithops-test-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -114,6 +115,8 @@ class FunctionFrontEnd:
     throttled: int = 0
     bodies: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the function's ``serviceConfig.timeoutSeconds``
+    timeout_s: float = 3600.0
     #: starts a new instance: ``() -> (process, port)``
     restart: Any = None
     restarts: int = 0
@@ -158,7 +161,9 @@ class FunctionFrontEnd:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def forward(self, path: str, data: bytes, headers: Any) -> tuple[int, bytes, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=3600)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.upstream_port, timeout=self.timeout_s
+        )
         try:
             connection.request(
                 "POST",
@@ -168,6 +173,10 @@ class FunctionFrontEnd:
             )
             response = connection.getresponse()
             return response.status, response.read(), response.getheader("Content-Type") or ""
+        except TimeoutError:
+            # Past the function's timeoutSeconds: what the platform answers (the instance
+            # may run on; its answer is dropped).
+            return 504, b"upstream request timeout", "text/plain"
         except OSError as exc:
             # The instance died under the request: Cloud Functions answers 500 and starts a
             # new instance for the next one.
@@ -187,19 +196,31 @@ class FunctionFrontEnd:
             if self.restart is None:
                 return
             self.restarts += 1
+            _stop_instance(self.process)
             self.process, self.upstream_port = self.restart()
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        _stop_instance(self.process)
         shutil.rmtree(self.source_dir, ignore_errors=True)
+
+
+def _stop_instance(process: subprocess.Popen[bytes]) -> None:
+    """Stop a functions-framework we started, and its gunicorn workers (its process group:
+    a worker busy in a call's thread outlives its arbiter otherwise)."""
+    if process.poll() is None:
+        # gunicorn's quick shutdown: a request still running does not hold it up.
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class FakeCloudFunctions:
@@ -275,7 +296,8 @@ class FakeCloudFunctions:
             return self._launch(name, function, directory)
 
         process, port = launch()
-        return FunctionFrontEnd(self, port, process, directory, restart=launch)
+        timeout = float((function.get("serviceConfig") or {}).get("timeoutSeconds") or 3600)
+        return FunctionFrontEnd(self, port, process, directory, timeout_s=timeout, restart=launch)
 
     def _launch(
         self, name: str, function: dict[str, Any], directory: Path
@@ -295,9 +317,6 @@ class FakeCloudFunctions:
                 **{str(k): str(v) for k, v in (service.get("environmentVariables") or {}).items()},
             }
         )
-        if service.get("timeoutSeconds"):
-            env["CLOUD_RUN_TIMEOUT_SECONDS"] = str(service["timeoutSeconds"])
-            env["THREADED_TIMEOUT_ENABLED"] = "True"
         log_path = directory / "functions-framework.log"
         framework = Path(sys.executable).parent / "functions-framework"
         with open(log_path, "ab") as log:
@@ -313,6 +332,7 @@ class FakeCloudFunctions:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so stop() reaches the workers
             )
         deadline = time.monotonic() + 60
         while True:

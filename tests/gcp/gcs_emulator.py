@@ -14,9 +14,26 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
-__all__ = ["GcsEmulator", "GcsEmulatorUnavailable", "free_port", "start_gcs_emulator"]
+__all__ = [
+    "PROJECT",
+    "REGION",
+    "GcsEmulator",
+    "GcsEmulatorUnavailable",
+    "free_port",
+    "new_bucket_name",
+    "start_gcs_emulator",
+]
+
+#: the project and region every lithops-gcp test configures
+PROJECT = "lithops-test"
+REGION = "us-east1"
+
+
+def new_bucket_name() -> str:
+    return f"lithops-test-{uuid.uuid4().hex[:10]}"
 
 
 class GcsEmulatorUnavailable(RuntimeError):

@@ -268,3 +268,18 @@ def test_a_crashed_instance_fails_only_its_call(fexec: Any) -> None:
     with pytest.raises(WorkerLostError, match="runtime_memory"):
         fexec.call_async(tasks.die, 3).result(timeout=DEADLINE)
     assert fexec.map(double, [1, 2, 3]).get_result(timeout=DEADLINE) == [2, 4, 6]
+
+
+def test_runtime_timeout_is_a_call_timeout_error(gcf_config: dict[str, Any]) -> None:
+    import time
+
+    from lithops.errors import CallTimeoutError
+
+    gcf_config["gcp_functions"]["runtime_timeout"] = 3
+    with lithops.FunctionExecutor(config=gcf_config) as executor:
+        began = time.monotonic()
+        future = executor.call_async(time.sleep, 60)
+        with pytest.raises(CallTimeoutError, match="runtime_timeout"):
+            future.result(timeout=DEADLINE)
+        assert time.monotonic() - began < 50
+        assert executor.call_async(double, 4).result(timeout=DEADLINE) == 8

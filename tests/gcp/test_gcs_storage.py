@@ -7,8 +7,7 @@ import os
 from typing import Any
 
 import pytest
-from conftest import PROJECT, new_bucket_name
-from gcs_emulator import GcsEmulator
+from gcs_emulator import PROJECT, GcsEmulator, new_bucket_name
 
 from lithops.storage import Storage
 from lithops.storage.contract import StorageContract

@@ -43,11 +43,13 @@ from lithops_gcp.functions_config import GcfSettings
 from lithops_gcp.functions_deploy import GcfRuntime
 from lithops_gcp.http_invoke import FunctionCaller
 
-__all__ = ["NAME", "GcfHandle"]
+__all__ = ["CALL_TIMEOUT_MARGIN_S", "NAME", "GcfHandle"]
 
 logger = logging.getLogger(__name__)
 
 NAME = "gcp_functions"
+#: seconds allowed beyond a call's own timeout (an instance may have to start first)
+CALL_TIMEOUT_MARGIN_S = 20.0
 #: JSON and base64 grow an event by about 4/3; keep a margin for the other keys.
 _EVENT_OVERHEAD = 2048
 
@@ -147,10 +149,16 @@ class GcfHandle:
     def _run(self, batch: CallBatch) -> BaseException | None:
         """Invoke once (with retries) and push the records; the function's failure or None."""
         event, ref = self._event(batch)
+        # The platform cannot stop one call: past the calls' own timeout the answer is not
+        # waited for (the batch is then run call by call, so only the slow call fails).
+        per_call = float(batch.timeout) if batch.timeout else None
+        wait = None
+        if per_call and per_call * len(batch.calls) < self.settings.timeout:
+            wait = per_call * len(batch.calls) + CALL_TIMEOUT_MARGIN_S
         try:
-            response = self.caller.post(json.dumps(event), f"batch of {batch.job_key}")
+            response = self.caller.post(json.dumps(event), f"batch of {batch.job_key}", wait)
         except requests.Timeout:
-            return self._timed_out(batch)
+            return self._timed_out(batch, per_call if wait else None)
         finally:
             if ref is not None:
                 self._storage_or_none().delete_object(ref["bucket"], ref["key"])
@@ -197,8 +205,16 @@ class GcfHandle:
         what = f"call {job_key}/{call_id}" if len(batch.calls) == 1 else f"a batch of {job_key}"
         return what, job_key, call_id
 
-    def _timed_out(self, batch: CallBatch) -> BaseException:
+    def _timed_out(self, batch: CallBatch, per_call: float | None = None) -> BaseException:
         what, job_key, call_id = self._what(batch)
+        if per_call:
+            return CallTimeoutError(
+                f"{what} ran past its timeout of {per_call:g} s; its answer was not waited for "
+                f"(the function cannot stop it and may run on). Raise the map's timeout (or "
+                f"execution_timeout) if it needs longer",
+                job_key,
+                call_id,
+            )
         return CallTimeoutError(
             f"{what} ran past the Cloud Function's timeout ({self.runtime.timeout} s) and was "
             f"stopped; raise runtime_timeout in the gcp_functions section (at most 3600) or "

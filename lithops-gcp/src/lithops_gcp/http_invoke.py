@@ -75,10 +75,12 @@ class FunctionCaller:
         self.timeout = timeout
         self.closed = threading.Event()
 
-    def post(self, body: str, what: str) -> requests.Response:
+    def post(self, body: str, what: str, timeout: float | None = None) -> requests.Response:
         """The function's answer to ``body``: any status but the retried ones.
 
-        :raises requests.Timeout: no answer within the function's timeout (and a margin).
+        :param timeout: seconds to wait for the answer (default: the function's timeout and
+            a margin).
+        :raises requests.Timeout: no answer within ``timeout``.
         :raises BackendUnavailableError: refused for longer than ``RETRY_WINDOW_S``.
         """
         began = time.monotonic()
@@ -91,7 +93,7 @@ class FunctionCaller:
                     self.uri,
                     data=body.encode(),
                     headers={"Content-Type": "application/json"},
-                    timeout=(10, self.timeout),
+                    timeout=(10, timeout or self.timeout),
                 )
                 if response.status_code not in RETRY_STATUSES:
                     return response
