@@ -253,11 +253,11 @@ def test_release_with_dismantle_deletes_the_function(
     from lithops.plugins.types import ProvisionRequest
 
     gcf_config["gcp_functions"]["runtime_memory"] = 1024
-    hook = get_plugin_host().hook
+    host = get_plugin_host()
     request = ProvisionRequest("gcp_functions", gcf_config, None, None, _Sink())
-    handle = hook.lithops_provision(request=request)
+    handle = host.provision(request)
     assert [n for n in fake_functions.functions if n.endswith("-1024mb")]
-    assert hook.lithops_release(handle=handle, dismantle=True)
+    host.release(handle, dismantle=True)
     assert not [n for n in fake_functions.functions if n.endswith("-1024mb")]
 
 
@@ -283,3 +283,13 @@ def test_runtime_timeout_is_a_call_timeout_error(gcf_config: dict[str, Any]) -> 
             future.result(timeout=DEADLINE)
         assert time.monotonic() - began < 50
         assert executor.call_async(double, 4).result(timeout=DEADLINE) == 8
+
+
+def test_a_call_past_its_timeout_fails_while_the_function_runs_on(fexec: Any) -> None:
+    from lithops.errors import CallTimeoutError
+    from lithops.testing import tasks
+
+    slow = fexec.call_async(tasks.sleep_then, (600,), timeout=1)
+    with pytest.raises(CallTimeoutError):
+        slow.result(timeout=DEADLINE)
+    assert fexec.call_async(double, 5).result(timeout=DEADLINE) == 10

@@ -54,7 +54,8 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             kind=BackendKind.COMPUTE,
             mode="serverless",
             # Not "worker_lost": Cloud Functions does not tell the exit code of a dead instance.
-            capabilities=frozenset({"timeout", "logs"}),
+            # Not "timeout" either: a call past its timeout fails, but nothing can stop it there.
+            capabilities=frozenset({"logs"}),
             config_keys=FUNCTIONS_KEYS,
             description="Google Cloud Functions (2nd gen): one HTTPS request per batch of calls",
         )
