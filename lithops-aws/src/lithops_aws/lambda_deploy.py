@@ -26,16 +26,44 @@ from lithops.errors import BackendUnavailableError, ConfigError, WireVersionErro
 from lithops.packaging import WorkerPackage, worker_package
 from lithops.worker.serverless import from_json
 from lithops_aws.lambda_config import LambdaSettings
+from lithops_aws.session import make_client, make_session
 
-__all__ = ["FUNCTION_PREFIX", "HANDLER", "LambdaRuntime", "deploy", "function_name"]
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "FUNCTION_PREFIX",
+    "HANDLER",
+    "LambdaRuntime",
+    "deploy",
+    "forget",
+    "function_name",
+    "lambda_client",
+    "replace_code",
+    "runtime_tags",
+]
 
 logger = logging.getLogger(__name__)
 
 HANDLER = "lithops.worker.serverless.handler"
 FUNCTION_PREFIX = "lithops-w"
+#: How the CLI and ``runtime list`` name the zip runtime of the client's own code.
+DEFAULT_RUNTIME = "default"
 _ACTIVE_TIMEOUT_S = 300.0
 _deployed: dict[tuple[str, ...], LambdaRuntime] = {}
 _deploy_lock = threading.Lock()
+
+
+def lambda_client(settings: LambdaSettings) -> Any:
+    """A Lambda client for ``settings``: a synchronous invoke waits for the whole call, and
+    retries are the handle's own (throttling is retried there, with backoff)."""
+    return make_client(
+        make_session(settings.boto),
+        "lambda",
+        settings.boto,
+        read_timeout=settings.timeout + 60,
+        connect_timeout=10,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=min(settings.pool_threads, settings.max_workers) + 4,
+    )
 
 
 def runtime_package() -> WorkerPackage:
@@ -135,7 +163,7 @@ def _create(
         "Architectures": [settings.architecture],
         "EphemeralStorage": {"Size": settings.ephemeral_storage},
         "Environment": {"Variables": {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}},
-        "Tags": {**settings.user_tags, "lithops-version": package.tag, "lithops": "runtime"},
+        "Tags": {**settings.user_tags, **runtime_tags(package, settings)},
     }
     if settings.vpc:
         kwargs["VpcConfig"] = {
@@ -157,6 +185,37 @@ def _create(
             f"cannot create Lambda function {name}: {exc}. Check that execution_role "
             f"({settings.execution_role}) exists and may be passed to Lambda"
         ) from exc
+
+
+def runtime_tags(package: WorkerPackage, settings: LambdaSettings) -> dict[str, str]:
+    """The tags that make a function one of ours, and say what it runs."""
+    return {
+        "lithops": "runtime",
+        "lithops-version": package.tag,
+        "lithops-runtime": settings.runtime or DEFAULT_RUNTIME,
+        "lithops-namespace": settings.namespace,
+    }
+
+
+def replace_code(client: Any, name: str, settings: LambdaSettings) -> LambdaRuntime:
+    """Put this client's code into the deployed function ``name`` (``lithops runtime update``),
+    wait until it is active again and check it answers as this client expects."""
+    package = runtime_package()
+    config = _wait_active(client, name, _get_function(client, name) or {})
+    try:
+        config = dict(
+            client.update_function_code(FunctionName=name, ZipFile=package.zip(), Publish=False)
+        )
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot update the code of {name}: {exc}") from exc
+    config = _wait_active(client, name, config)
+    client.tag_resource(Resource=config["FunctionArn"], Tags=runtime_tags(package, settings))
+    forget(client, name)
+    hello = _check(client, name)
+    return LambdaRuntime(
+        name, config["FunctionArn"], int(config.get("MemorySize") or 0),
+        int(config.get("Timeout") or 0), hello,
+    )  # fmt: skip
 
 
 def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, Any]:

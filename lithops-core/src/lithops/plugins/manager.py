@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -14,7 +14,7 @@ import pluggy
 from lithops.errors import PluginError, UnknownBackendError
 from lithops.plugins import hookspecs
 from lithops.plugins.discovery import find_entry_points
-from lithops.plugins.types import BackendInfo, BackendKind
+from lithops.plugins.types import BackendInfo, BackendKind, RuntimeManager
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
 
@@ -149,6 +149,17 @@ class PluginHost:
 
     def of_kind(self, kind: BackendKind) -> list[BackendInfo]:
         return [b for b in self.backends.values() if b.kind == kind]
+
+    def runtime_manager(self, backend: str, config: Mapping[str, Any]) -> RuntimeManager | None:
+        """``lithops_runtime_manager``: the runtimes of compute backend ``backend``.
+
+        ``None`` is an answer here, not a failure: that backend has no runtimes to manage
+        (``lithops clean`` still cleans what the core left; ``lithops runtime`` says so).
+        """
+        manager: RuntimeManager | None = self.hook.lithops_runtime_manager(
+            backend=backend, config=config
+        )
+        return manager
 
 
 class DuplicateBackendError(PluginError):
