@@ -8,7 +8,12 @@ from typing import Any
 
 from lithops.errors import ConfigError
 
-__all__ = ["LAMBDA_KEYS", "LambdaSettings"]
+__all__ = ["DEFAULT_PRICE_PER_GB_S", "DEFAULT_PRICE_PER_REQUEST", "LAMBDA_KEYS", "LambdaSettings"]
+
+#: Lambda's public on-demand prices (US East, first tier), in US dollars: per GB-second of
+#: billed duration (GB = 1024 MB of configured memory), by architecture, and per request.
+DEFAULT_PRICE_PER_GB_S: Mapping[str, float] = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+DEFAULT_PRICE_PER_REQUEST = 0.0000002
 
 LAMBDA_KEYS: Mapping[str, str] = {
     "execution_role": "ARN of the IAM role the functions run with (required to deploy)",
@@ -29,6 +34,9 @@ LAMBDA_KEYS: Mapping[str, str] = {
     "endpoint": "Lambda endpoint URL (default: AWS_ENDPOINT_URL_LAMBDA / AWS_ENDPOINT_URL)",
     "payload_limit": "bytes of an invocation's event or response above which it travels "
     "through storage (default 6000000, Lambda's limit; lower it for emulators)",
+    "price_per_gb_s": "US dollars per GB-second of billed duration, for job_summary()'s cost: "
+    "a number, or {x86_64: .., arm64: ..} (default 0.0000166667 x86_64, 0.0000133334 arm64)",
+    "price_per_request": "US dollars per invocation (default 0.0000002)",
     "access_key_id": "access key (default: the aws section's, else boto3's chain)",
     "secret_access_key": "secret of the access key",
     "session_token": "session token of temporary credentials",
@@ -68,6 +76,9 @@ class LambdaSettings:
     namespace: str
     user_tags: dict[str, str]
     payload_limit: int
+    #: US dollars per GB-second of billed duration for this architecture, and per request
+    price_per_gb_s: float = DEFAULT_PRICE_PER_GB_S["x86_64"]
+    price_per_request: float = DEFAULT_PRICE_PER_REQUEST
     #: the merged section (with the aws section's keys as defaults), for boto3
     boto: dict[str, Any] = field(default_factory=dict)
 
@@ -104,5 +115,33 @@ class LambdaSettings:
             namespace=str(section.get("namespace") or ""),
             user_tags={str(k): str(v) for k, v in (section.get("user_tags") or {}).items()},
             payload_limit=_int(section, "payload_limit", 6_000_000, 4096, 6_291_456),
+            price_per_gb_s=_price_per_gb_s(section.get("price_per_gb_s"), architecture),
+            price_per_request=_price(
+                "price_per_request", section.get("price_per_request"), DEFAULT_PRICE_PER_REQUEST
+            ),
             boto=merged,
         )
+
+
+def _price(key: str, value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(
+            f"'{key}' in the aws_lambda section must be a price in US dollars (a number, 0 or "
+            f"more), not {value!r}"
+        )
+    return float(value)
+
+
+def _price_per_gb_s(value: Any, architecture: str) -> float:
+    default = DEFAULT_PRICE_PER_GB_S[architecture]
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(_ARCHITECTURES)
+        if unknown:
+            raise ConfigError(
+                f"'price_per_gb_s' in the aws_lambda section has prices for {sorted(unknown)}; "
+                f"the architectures are {', '.join(_ARCHITECTURES)}"
+            )
+        return _price("price_per_gb_s", value.get(architecture), default)
+    return _price("price_per_gb_s", value, default)

@@ -31,6 +31,7 @@ import base64
 import json
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -102,7 +103,12 @@ def _storage(event: dict[str, Any]) -> Any:
 
 
 def run_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready)."""
+    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready).
+
+    ``duration_ms`` in the response is how long the handler ran: what a backend bills from when
+    the platform does not report its own billed duration.
+    """
+    began = time.monotonic()
     _check_wire(event)
     ref = event.get("message_ref")
     if ref:
@@ -124,6 +130,7 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
         "t": "results",
         "wire": list(wire.WIRE_VERSION),
         "records": to_json(records),
+        "duration_ms": round((time.monotonic() - began) * 1000, 3),
     }
     spill = event.get("spill")
     if spill:
