@@ -111,6 +111,7 @@ class LambdaHandle:
             thread_name_prefix="lithops-lambda",
         )
         self._cancelled: set[CallKey] = set()
+        self._nested_config = settings.nested_config(client.meta.region_name)
         self._closed = threading.Event()
         self._lock = threading.Lock()
         #: invocations answered
@@ -227,7 +228,11 @@ class LambdaHandle:
         return None
 
     def _event(self, batch: CallBatch) -> tuple[dict[str, Any], dict[str, str] | None]:
-        event: dict[str, Any] = {"t": "batch", "wire": list(wire.WIRE_VERSION)}
+        event: dict[str, Any] = {
+            "t": "batch",
+            "wire": list(wire.WIRE_VERSION),
+            "config": self._nested_config,
+        }
         storage = self._storage_or_none()
         if storage is not None:
             event["storage"] = storage.worker_descriptor()

@@ -15,6 +15,7 @@ from lithops.plugins.types import (
     BackendKind,
     CallBatch,
     CallKey,
+    KeySpec,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -38,13 +39,17 @@ __all__ = [
 S3 = "aws_s3"
 LAMBDA = "aws_lambda"
 
-S3_KEYS: Mapping[str, str] = {
-    "storage_bucket": "bucket for lithops' data (default lithops-<account>-<region>, created)",
-    "region": "the bucket's region (default: the aws section's)",
-    "endpoint": "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)",
-    "access_key_id": "access key (default: the aws section's, else boto3's chain)",
-    "secret_access_key": "secret of the access key",
-    "session_token": "session token of temporary credentials",
+S3_KEYS: Mapping[str, KeySpec] = {
+    "storage_bucket": KeySpec(
+        (str,), "bucket for lithops' data (default lithops-<account>-<region>, created)"
+    ),
+    "region": KeySpec((str,), "the bucket's region (default: the aws section's)"),
+    "endpoint": KeySpec(
+        (str,), "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)"
+    ),
+    "access_key_id": KeySpec((str,), "access key (default: the aws section's, else boto3's)"),
+    "secret_access_key": KeySpec((str,), "secret of the access key"),
+    "session_token": KeySpec((str,), "session token of temporary credentials"),
 }
 
 
