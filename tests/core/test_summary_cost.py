@@ -14,7 +14,7 @@ JOB = {"job_key": "E1/M000", "function": "f", "calls": 0, "futures": [], "runtim
 
 def executor(handle: Any, mode: str = "serverless") -> Any:
     return SimpleNamespace(
-        _handle=handle, mode=mode, backend="b", config={"b": {}}, _job_stats=[JOB]
+        compute_handle=handle, mode=mode, backend="b", config={"b": {}}, job_stats=[JOB]
     )
 
 

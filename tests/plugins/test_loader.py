@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import lithops
-from lithops.errors import PluginError, UnknownBackendError
+from lithops.errors import BackendUnavailableError, PluginError, UnknownBackendError
 from lithops.plugins.manager import get_plugin_host
 from lithops.plugins.types import BackendKind
 
@@ -126,6 +126,7 @@ def test_vm_providers_are_answered_by_the_plugin_that_owns_the_name(make_distrib
     )
     host = get_plugin_host()
     assert host.resolve("toycloud", BackendKind.VM_PROVIDER).distribution == "lithops-clouds"
-    provider = host.hook.lithops_vm_provider(name="toycloud", config={"region": "r1"})
-    assert provider.config == {"region": "r1"}
-    assert host.hook.lithops_vm_provider(name="othercloud", config={}) is None
+    provider = host.vm_provider("toycloud", {"region": "r1"})  # lithops_vm_provider
+    assert provider.config == {"region": "r1"}  # type: ignore[attr-defined]
+    with pytest.raises(BackendUnavailableError, match="othercloud"):
+        host.vm_provider("othercloud", {})

@@ -44,7 +44,7 @@ COLUMNS = (
 
 
 def _cost(executor: FunctionExecutor, usage: JobUsage) -> Any:
-    handle = getattr(executor, "_handle", None)
+    handle = executor.compute_handle
     cost = getattr(handle, "cost", None)
     if callable(cost):
         value = cost(usage)
@@ -87,7 +87,7 @@ def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
 
 def job_rows(executor: FunctionExecutor) -> list[dict[str, Any]]:
     """The summary rows of every job the executor ran, in submission order."""
-    return [_row(executor, job) for job in executor._job_stats]
+    return [_row(executor, job) for job in executor.job_stats]
 
 
 def write_job_summary(executor: FunctionExecutor, path: str | Path | None = None) -> str:

@@ -47,7 +47,9 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             name=NAME,
             kind=BackendKind.COMPUTE,
             mode="localhost",
-            capabilities=frozenset({"cancel", "timeout", "worker_lost", "logs", "docker"}),
+            capabilities=frozenset(
+                {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
+            ),
             config_keys={
                 "runtime": KeySpec(
                     (str, type(None)),

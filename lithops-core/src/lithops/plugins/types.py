@@ -78,11 +78,20 @@ class BackendInfo:
     :param capabilities: free-form flags the contract suite and the core read, e.g.
         ``"cancel"`` (running calls can be stopped), ``"timeout"`` (per-call timeouts enforced by
         stopping the worker), ``"docker"`` (runtime may name an image), ``"logs"`` (live log
-        streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``).
+        streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``),
+        ``"running"`` (calls are reported through ``EventSink.running`` as they start, so the
+        core holds the backend to ``ack_timeout``).
     :param config_keys: the keys accepted in the backend's config section, each mapped to a
         :class:`KeySpec` (its value is checked when an executor is created) or to a short
         description (only the name is checked); an unknown key is an error that lists these.
     :param aliases: other names accepted for this backend (``vm`` for ``ssh``).
+    :param ack_timeout: seconds within which the backend reports a call running (or
+        finished) once it has room for it: when fewer than ``capacity`` of an executor's
+        batches are under way, or the previous call of the same batch ended. Past it the core
+        ends the call with ``WorkerLostError`` and asks the backend to cancel it. A backend
+        that does not report running calls (no ``"running"`` capability, and never calls
+        ``EventSink.running``) acknowledges with the result instead: it gets the call's
+        ``timeout`` plus a grace.
     :param distribution: filled in by the core with the distribution that registered it.
     """
 
@@ -93,6 +102,7 @@ class BackendInfo:
     config_keys: Mapping[str, KeySpec | str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     description: str = ""
+    ack_timeout: float = 60.0
     distribution: str = ""
 
 

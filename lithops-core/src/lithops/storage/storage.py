@@ -78,14 +78,7 @@ class Storage:
         # hold region and credentials shared by a provider's services: defaults of the section.
         provider = full.get(name.partition("_")[0]) if "_" in name else None
         shared = dict(provider) if isinstance(provider, Mapping) else {}
-        handler = host.hook.lithops_storage_backend(
-            name=name, config={**shared, **section, "storage_bucket": bucket}
-        )
-        if handler is None:
-            raise PluginError(
-                f"storage backend {name!r} is registered but no plugin created it: its "
-                f"lithops_storage_backend hook returned None; report this to the plugin's authors"
-            )
+        handler = host.storage_backend(name, {**shared, **section, "storage_bucket": bucket})
         self._setup(name, handler, bucket, section, full)
 
     def _setup(
