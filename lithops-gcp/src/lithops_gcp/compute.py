@@ -29,14 +29,17 @@ from typing import Any
 from lithops.errors import BackendUnavailableError
 from lithops.vm import VMInstance, VMSpec
 from lithops_gcp.compute_config import ComputeSettings, ensure_default_key, public_key_of
+from lithops_gcp.compute_resources import (
+    MANAGED_LABEL,
+    MODE_LABEL,
+    NETWORK_TAG,
+    instance_body,
+    ssh_rule,
+)
 
 __all__ = ["MANAGED_LABEL", "MODE_LABEL", "NETWORK_TAG", "GceError", "GceProvider"]
 
 logger = logging.getLogger(__name__)
-
-MANAGED_LABEL = ("lithops-managed-by", "lithops-gcp")
-MODE_LABEL = "lithops-exec-mode"
-NETWORK_TAG = "lithops-worker"
 
 _STATES = {
     "PROVISIONING": "pending",
@@ -115,11 +118,12 @@ class GceProvider:
         operations = []
         try:
             for name in names:
+                body = instance_body(s, name, machine_type, mode, self.public_key()[0])
                 insert = functools.partial(
                     self._instances.insert_unary,
                     project=s.project,
                     zone=s.zone,
-                    instance_resource=self._instance_body(name, machine_type, mode),
+                    instance_resource=body,
                 )
                 operations.append(self._call("insert", insert))
             logger.info(
@@ -198,15 +202,7 @@ class GceProvider:
                 hint="check gcp_compute.network_name / subnet_name and the gcp section's region",
             )
             ranges = [subnet.ip_cidr_range]
-            rule = self._compute.Firewall(
-                name=name,
-                network=f"projects/{s.project}/global/networks/{s.network_name}",
-                direction="INGRESS",
-                description="lithops workers: SSH from their own subnet only",
-                allowed=[self._compute.Allowed(I_p_protocol="tcp", ports=["22"])],
-                source_ranges=ranges,
-                target_tags=[NETWORK_TAG],
-            )
+            rule = ssh_rule(s, name, ranges)
             try:
                 op = self._firewalls.insert_unary(project=s.project, firewall_resource=rule)
                 self._wait_global(op, "firewalls.insert")
@@ -232,50 +228,6 @@ class GceProvider:
         except gexc.GoogleAPICallError as exc:
             raise self._error("firewalls.get", exc) from exc
         self._network_ready = True
-
-    def _instance_body(self, name: str, machine_type: str, mode: str) -> Any:
-        c = self._compute
-        s = self.settings
-        public, _ = self.public_key()
-        nic = c.NetworkInterface(
-            network=f"projects/{s.project}/global/networks/{s.network_name}",
-            subnetwork=f"projects/{s.project}/regions/{s.region}/subnetworks/{s.subnet_name}",
-        )
-        if not s.use_private_ip:
-            nic.access_configs = [c.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT")]
-        body = c.Instance(
-            name=name,
-            machine_type=f"zones/{s.zone}/machineTypes/{machine_type}",
-            labels={MANAGED_LABEL[0]: MANAGED_LABEL[1], MODE_LABEL: mode},
-            tags=c.Tags(items=[NETWORK_TAG]),
-            disks=[
-                c.AttachedDisk(
-                    boot=True,
-                    auto_delete=True,
-                    initialize_params=c.AttachedDiskInitializeParams(source_image=s.source_image),
-                )
-            ],
-            network_interfaces=[nic],
-            metadata=c.Metadata(
-                items=[c.Items(key="ssh-keys", value=f"{s.ssh_username}:{public} lithops")]
-            ),
-        )
-        if s.service_account:
-            body.service_accounts = [
-                c.ServiceAccount(
-                    email=s.service_account,
-                    scopes=["https://www.googleapis.com/auth/cloud-platform"],
-                )
-            ]
-        if s.request_spot_instances:
-            ends_as = "DELETE" if mode == "create" and s.delete_on_dismantle else "STOP"
-            body.scheduling = c.Scheduling(
-                provisioning_model="SPOT",
-                instance_termination_action=ends_as,
-                automatic_restart=False,
-                on_host_maintenance="TERMINATE",
-            )
-        return body
 
     def _delete_orphans(self) -> None:
         """Stopped create-mode instances: their executors are gone, their agents stopped them."""
