@@ -14,6 +14,7 @@ function returning ``socket.gethostname()`` says which instance ran it.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -109,6 +110,8 @@ def cloud(gce_env: Path, docker_engine: DockerEngine, tmp_path: Path) -> Iterato
         subnet = str(factory.network.subnet)
     except TestbedUnavailable as exc:
         factory.close()
+        if os.environ.get("CI") == "true":  # CI never passes by skipping
+            pytest.fail(f"testbed component unavailable in CI: {exc}", pytrace=False)
         pytest.skip(str(exc))
     machines = SshMachines(factory)
     fake = FakeComputeEngine(PROJECT, REGION, subnet, machines)
