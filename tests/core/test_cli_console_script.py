@@ -30,9 +30,15 @@ def skip_or_fail(reason: str) -> None:
 
 @pytest.fixture
 def lithops_script() -> str:
-    path = shutil.which("lithops")
+    # The script of the environment under test sits next to its interpreter; PATH (which on a
+    # fresh machine holds no lithops at all) is only the fallback for unusual layouts.
+    beside = Path(sys.executable).with_name("lithops")
+    path = str(beside) if beside.is_file() else shutil.which("lithops")
     if path is None:
-        skip_or_fail("the lithops console script is not on PATH: pip install -e lithops-core")
+        skip_or_fail(
+            f"no lithops console script next to {sys.executable} nor on PATH: "
+            "pip install -e lithops-core into this environment"
+        )
     assert path is not None
     return path
 

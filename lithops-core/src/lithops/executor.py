@@ -6,6 +6,7 @@ import functools
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -37,6 +38,18 @@ logger = logging.getLogger("lithops")
 
 _session = uuid.uuid4().hex[:6]
 _executor_counter = itertools.count()
+
+
+def _new_session() -> None:
+    """A forked process (a worker opening its own executor) names its executors afresh, so
+    their ids (and the storage keys under them) never repeat its parent's or a sibling's."""
+    global _session, _executor_counter
+    _session = uuid.uuid4().hex[:6]
+    _executor_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
+    os.register_at_fork(after_in_child=_new_session)
 
 
 class FunctionExecutor:
@@ -91,8 +104,6 @@ class FunctionExecutor:
         )
         self._closed = False
         self._job_stats: list[dict[str, Any]] = []
-        #: map_reduce results whose reducers start late; waited for by wait()/get_result()
-        self._map_reduces: list[tuple[list[ResponseFuture], Reducers]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -192,7 +203,10 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         retries: int | None = None,
         backups: bool | None = None,
+        reserved: list[ResponseFuture] | None = None,
     ) -> tuple[Job, FuturesList]:
+        """``reserved``: futures handed out before the job could be built (a map_reduce's
+        reducers), one per call, which this job's calls resolve."""
         if self._closed:
             raise RuntimeError("this executor is closed; create a new FunctionExecutor")
         created = time.time()
@@ -201,7 +215,7 @@ class FunctionExecutor:
         if "obj" in inject:
             calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
         func_key, payload = serialize_function(func, include_modules, exclude_modules)
-        job_id = f"{prefix}{next(self._job_counter):03d}"
+        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         lithops_cfg = self.config["lithops"]
         job = Job(
             executor_id=self.executor_id,
@@ -227,7 +241,8 @@ class FunctionExecutor:
             host_job_serialize_time=time.time() - created,
         )
         futures = FuturesList(
-            (
+            reserved
+            or (
                 ResponseFuture(self.executor_id, job_id, f"{i:05d}", job.function_name)
                 for i in range(len(calls))
             ),
@@ -264,8 +279,9 @@ class FunctionExecutor:
         expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
         return [((), item) for item in expanded]
 
-    def _run(self, job: Job, futures: FuturesList) -> None:
-        self.futures.extend(futures)
+    def _run(self, job: Job, futures: FuturesList, listed: bool = False) -> None:
+        if not listed:
+            self.futures.extend(futures)
         self._scheduler.submit(job, list(futures))
 
     def call_async(
@@ -319,6 +335,9 @@ class FunctionExecutor:
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
             parents = [f for f in self._expand(map_iterdata) if f._produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
+            # consumed, as in Lithops: get_result() gives the new job's results, not theirs
+            for f in parents:
+                f._produce_output = False
         job, futures = self._new_job(
             "M",
             map_function,
@@ -383,8 +402,18 @@ class FunctionExecutor:
         for f in map_futures:
             f._produce_output = False  # get_result returns the reducers' results only
         groups = reduce_groups(self._scheduler, list(map_futures), obj_reduce_by_key)
-        result = FuturesList(list(map_futures), executor=self)
-        result.reducers = Reducers(len(groups))
+        # As in Lithops, the reducers' futures exist at once, after the map's; each one's call
+        # starts when the map calls of its group are done.
+        name = getattr(reduce_function, "__name__", type(reduce_function).__name__)
+        reducer_futures = [
+            ResponseFuture(self.executor_id, f"R{next(self._job_counter):03d}", "00000", name)
+            for _ in groups
+        ]
+        for f in reducer_futures:
+            f._scheduler = self._scheduler  # cancel() and wait() work before it starts
+        self.futures.extend(reducer_futures)
+        result = FuturesList([*map_futures, *reducer_futures], executor=self)
+        result.reducers = Reducers(reducer_futures)
         options = {
             "extra_args": extra_args_reduce,
             "extra_env": extra_env,
@@ -406,7 +435,6 @@ class FunctionExecutor:
                     index,
                 ),
             )
-        self._map_reduces.append((list(map_futures), result.reducers))
         self.last_call = "map_reduce"
         return result
 
@@ -480,32 +508,10 @@ class FunctionExecutor:
     def _expand(
         self, fs: Any, return_when: int = ALL_COMPLETED, timeout: float | None = None
     ) -> list[ResponseFuture]:
-        """Futures to wait for; a map_reduce's reducers (which start late) included.
-
-        Waiting for all of them (``ALL_COMPLETED``) first waits, within ``timeout``, for the
-        map calls that start the reducers; other ``return_when`` take the reducers started.
-        """
+        """Futures to wait for (a map_reduce's list holds its reducers from the start)."""
         if isinstance(fs, ResponseFuture):
             return [fs]
-        if fs is self.futures:
-            holders = list(self._map_reduces)
-        elif isinstance(fs, FuturesList) and fs.reducers is not None:
-            holders = [(list(fs), fs.reducers)]
-        else:
-            holders = []
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for maps, reducers in holders:
-            if return_when == ALL_COMPLETED:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                wait(maps, throw_except=False, timeout=left, show_progressbar=False)
-                if all(f.done for f in maps):
-                    reducers.wait_started()
-        if fs is self.futures:
-            return list(self.futures)  # started reducers are in self.futures
-        futures = list(fs)
-        for _, reducers in holders:
-            futures.extend(f for f in reducers.started() if f not in futures)
-        return futures
+        return list(fs)
 
     # -- housekeeping --------------------------------------------------------------------------
 

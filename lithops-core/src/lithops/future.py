@@ -9,11 +9,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lithops.errors import RemoteTraceback
+from lithops.futures_list import FuturesList
 
 if TYPE_CHECKING:
     from lithops.scheduler import Scheduler
 
-__all__ = ["CallState", "ResponseFuture"]
+__all__ = ["CallState", "ResponseFuture", "call_outputs", "returned_futures"]
 
 
 class CallState(str, enum.Enum):
@@ -74,6 +75,8 @@ class ResponseFuture(concurrent.futures.Future):
         self._scheduler: Scheduler | None = None
         self._produce_output = True
         self._read = False
+        #: the futures the call returned (see :func:`returned_futures`), else ``None``
+        self.returned: list[ResponseFuture] | None = None
         self.remote_traceback: str | None = None
 
     # -- identity -----------------------------------------------------------------------------
@@ -117,7 +120,9 @@ class ResponseFuture(concurrent.futures.Future):
 
     @property
     def futures(self) -> bool:
-        return False
+        """The call returned futures (of an executor it opened): its ``result()`` is their
+        list, and ``get_result`` gives their results in its place, as in Lithops."""
+        return self.returned is not None
 
     # -- outcome ------------------------------------------------------------------------------
 
@@ -191,6 +196,9 @@ class ResponseFuture(concurrent.futures.Future):
         """Wake waiters of the ``concurrent.futures`` side with the claimed outcome."""
         self.stats.setdefault("host_status_done_tstamp", time.time())
         if state == CallState.SUCCESS:
+            returned = returned_futures(value)
+            if returned is not None:
+                self.returned = value = returned
             self.set_result(value)
         elif state == CallState.CANCELLED:
             super().cancel()
@@ -250,6 +258,34 @@ _UNPICKLED = {
     "_result",
     "_exception",
 }
+
+
+def returned_futures(value: Any) -> list[ResponseFuture] | None:
+    """The futures in a call's return value, by Lithops' rule: a future, a ``FuturesList``, or
+    a list whose first item is a future (its other items that are futures too); else ``None``."""
+    if isinstance(value, ResponseFuture):
+        return [value]
+    if isinstance(value, FuturesList) or (
+        type(value) is list and value and isinstance(value[0], ResponseFuture)
+    ):
+        return [f for f in value if isinstance(f, ResponseFuture)]
+    return None
+
+
+def call_outputs(futures: list[ResponseFuture], throw_except: bool = True) -> list[Any]:
+    """What ``get_result`` gives for finished ``futures``, in order: each one's result, except
+    futures whose output was consumed (chained into another job, a map_reduce's map calls);
+    for a call that returned futures, their outputs in its place."""
+    out: list[Any] = []
+    for f in futures:
+        if not f._produce_output:
+            continue
+        value = f.result(throw_except=throw_except)
+        if f.returned is not None:
+            out.extend(call_outputs(f.returned, throw_except))
+        else:
+            out.append(value)
+    return out
 
 
 def _new_future(cls: type[ResponseFuture]) -> ResponseFuture:

@@ -17,7 +17,7 @@ class FuturesList(list):
     def __init__(self, iterable: Any = (), executor: FunctionExecutor | None = None) -> None:
         super().__init__(iterable)
         self.executor = executor
-        #: set by map_reduce: its reducers, which start once the map is done
+        #: set by map_reduce: its reducers (also at the end of the list)
         self.reducers: Reducers | None = None
 
     def _executor(self) -> FunctionExecutor:
@@ -66,7 +66,6 @@ class FuturesList(list):
         return self._executor().get_result(self, **kwargs)
 
     def __reduce__(self) -> Any:
-        # The executor stays behind; a map_reduce's started reducers travel in the list, so
-        # the copy still yields the reduce result.
-        started = self.reducers.started() if self.reducers is not None else []
-        return (FuturesList, ([*self, *started],))
+        # The executor stays behind; a map_reduce's reducers travel in the list, so the copy
+        # still yields the reduce result.
+        return (FuturesList, (list(self),))

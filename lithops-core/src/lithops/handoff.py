@@ -9,6 +9,7 @@ with a growing pause. Only such handed-off futures ever touch storage.
 from __future__ import annotations
 
 import pickle
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import cloudpickle
 if TYPE_CHECKING:
     from lithops.future import ResponseFuture
 
-__all__ = ["follow", "outcome_location", "publish"]
+__all__ = ["follow", "outcome_location", "publish", "settle_returned"]
 
 PREFIX = "lithops.jobs"
 #: Longest pause between two looks at storage for a handed-off outcome.
@@ -66,3 +67,18 @@ def follow(future: ResponseFuture, location: dict[str, Any]) -> None:
             return
 
     threading.Thread(target=watch, name="lithops-handoff", daemon=True).start()
+
+
+def settle_returned(value: Any) -> Any:
+    """On a worker: a call that returns futures of an executor it opened waits for them, so
+    they travel finished, with their outcomes, and nothing keeps running for them once the
+    call is over. The call's own timeout bounds the wait."""
+    if "lithops.future" not in sys.modules:
+        return value  # nothing in this process made a future: the worker's fast path
+    from lithops.future import returned_futures
+    from lithops.wait import wait
+
+    futures = returned_futures(value)
+    if futures:
+        wait(futures, throw_except=False, show_progressbar=False)
+    return value

@@ -16,7 +16,14 @@ import cloudpickle
 
 from lithops.errors import SerializationError
 
-__all__ = ["InputMismatchError", "Job", "as_call_args", "build_calls", "serialize_function"]
+__all__ = [
+    "CallBinder",
+    "InputMismatchError",
+    "Job",
+    "as_call_args",
+    "build_calls",
+    "serialize_function",
+]
 
 #: Parameters lithops fills in on the worker instead of taking them from the input.
 RESERVED = ("id", "storage", "obj")
@@ -185,10 +192,88 @@ def check_binding(
         ) from None
 
 
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+class CallBinder:
+    """Fits one input's ``(args, kwargs)`` to the function's visible signature, as Lithops
+    binds inputs.
+
+    * Positional inputs skip the parameters lithops fills in (``id``, ``storage``): for
+      ``f(id, obj)`` the input ``'bucket/key'`` is ``obj``.
+    * A dict key named after the ``*args`` parameter gives the extra positional arguments,
+      one named after the ``**kwargs`` parameter more keyword arguments:
+      ``{"args": (1, 2), "d": 3}`` calls ``f(d, *args)`` as ``f(3, 1, 2)``. "Visible"
+      signature: a decorator without ``functools.wraps`` shows its wrapper's
+      ``(*args, **kwargs)``, and the keys bind to those.
+    """
+
+    def __init__(self, func: Callable[..., Any], inject: tuple[str, ...]) -> None:
+        try:
+            self._sig: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            self._sig = None
+        params = list(self._sig.parameters.values()) if self._sig is not None else []
+        self._var_pos = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+        self._var_kw = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
+        self._var_names = {n for n in (self._var_pos, self._var_kw) if n is not None}
+        self._positional = [p for p in params if p.kind in _POSITIONAL]
+        filled = set(inject) - {"obj"}  # ``obj`` comes from the input; the others do not
+        names = [p.name for p in self._positional]
+        # a filled parameter in front of an input parameter would capture a positional input
+        first = next((i for i, n in enumerate(names) if n in filled), len(names))
+        self._shifted = any(n not in filled for n in names[first + 1 :])
+        self._visible = (
+            self._sig.replace(parameters=[p for p in params if p.name not in filled])
+            if self._sig is not None and self._shifted
+            else None
+        )
+
+    def fit(
+        self, call: tuple[tuple[Any, ...], dict[str, Any]]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args, kwargs = call
+        if self._visible is not None and args:
+            try:
+                named = dict(self._visible.bind_partial(*args, **kwargs).arguments)
+            except TypeError as exc:
+                raise InputMismatchError(
+                    f"input {args!r} does not fit {self._visible} (the parameters lithops "
+                    f"fills in are left out): {exc}"
+                ) from None
+            return self.by_name(named)
+        if not args and self._var_names and not self._var_names.isdisjoint(kwargs):
+            return self.by_name(kwargs)
+        return call
+
+    def by_name(self, named: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` for arguments given by parameter name (``*args`` and
+        ``**kwargs`` by theirs)."""
+        named = dict(named)
+        star = tuple(named.pop(self._var_pos) or ()) if self._var_pos in named else ()
+        more = dict(named.pop(self._var_kw) or {}) if self._var_kw in named else {}
+        # With extra positional arguments, the parameters in front of them must be passed
+        # positionally; when the input names none of them, the extra ones come first, as in
+        # Lithops (``{"args": (1, 2)}`` for a ``(*args, **kwargs)`` wrapper).
+        fill = bool(star) and any(p.name in named for p in self._positional)
+        args: list[Any] = []
+        for p in self._positional:
+            if p.name in named and (fill or p.kind == p.POSITIONAL_ONLY):
+                args.append(named.pop(p.name))
+            elif fill and p.default is not p.empty:
+                args.append(p.default)
+            else:
+                break
+        return (*args, *star), {**more, **named}
+
+
 def build_calls(
     func: Callable[..., Any], iterdata: Any, extra_args: Any, inject: tuple[str, ...]
 ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-    calls = [add_extra_args(as_call_args(e), extra_args) for e in iterate_inputs(iterdata)]
+    binder = CallBinder(func, inject)
+    calls = [
+        binder.fit(add_extra_args(as_call_args(e), extra_args)) for e in iterate_inputs(iterdata)
+    ]
     if calls:
         # checking every call is cheap next to running it, but the first and last catch
         # nearly every mistake and keep 10,000-call maps fast

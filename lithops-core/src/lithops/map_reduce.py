@@ -21,32 +21,15 @@ __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
 
 
 class Reducers:
-    """The reduce futures of a map_reduce, which exist only once the map is done."""
+    """The reduce futures of a map_reduce, in group (object) order. They exist from the
+    start; each one's call is submitted once the map calls of its group are done."""
 
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
-        self._slots: list[ResponseFuture | None] = [None] * expected
-        self._lock = threading.Lock()
-        self._started = threading.Event()
-        if expected == 0:
-            self._started.set()
-
-    def add(self, index: int, future: ResponseFuture) -> None:
-        # Slots keep the reducers in group (object) order, whatever order they start in.
-        with self._lock:
-            self._slots[index] = future
-            if all(f is not None for f in self._slots):
-                self._started.set()
+    def __init__(self, futures: list[ResponseFuture]) -> None:
+        self.futures = list(futures)
+        self.expected = len(self.futures)
 
     def started(self) -> list[ResponseFuture]:
-        with self._lock:
-            return [f for f in self._slots if f is not None]
-
-    def wait_started(self) -> list[ResponseFuture]:
-        # The map is done when this is called; the reducers start from its last callback.
-        if not self._started.wait(60):
-            raise RuntimeError("map_reduce: the reducers did not start after the map finished")
-        return self.started()
+        return list(self.futures)
 
 
 def reduce_groups(
@@ -73,24 +56,30 @@ def start_reducer(
     index: int,
 ) -> None:
     """Runs once every map call of the group is done: reduce their results, or pass the
-    first map failure on to the reducer's future."""
+    first map failure (or the reducer's own submit error) on to the reducer's future."""
+    future = reducers.futures[index]
+    if future.done:
+        return  # cancelled while its map ran
     failed = next((f for f in members if not f.success), None)
     if failed is None:
-        job, futures = executor._new_job(
-            "R", reduce_function, [([f.result() for f in members],)], **options
-        )
-        executor._run(job, futures)
-        reducers.add(index, futures[0])
+        try:
+            job, futures = executor._new_job(
+                "R",
+                reduce_function,
+                [([f.result() for f in members],)],
+                reserved=[future],
+                **options,
+            )
+            executor._run(job, futures, listed=True)
+        except Exception as exc:  # e.g. the reducer does not take one argument
+            future._finish(CallState.FAILED, None, exc)
         return
-    future = ResponseFuture(executor.executor_id, f"R{failed.job_id}", failed.call_id)
-    executor.futures.append(future)
     error = (
         failed.exception()
         if not failed.cancelled()
         else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
     )
     future._finish(CallState.FAILED, None, error)
-    reducers.add(index, future)
 
 
 def when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:

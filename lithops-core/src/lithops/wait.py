@@ -14,7 +14,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from lithops.future import ResponseFuture
+from lithops.future import ResponseFuture, call_outputs
 
 __all__ = ["ALL_COMPLETED", "ALWAYS", "ANY_COMPLETED", "get_result", "wait"]
 
@@ -198,7 +198,7 @@ def get_result(
             f"(first pending: {not_done[0].job_key}/{not_done[0].call_id}); their results are "
             f"not lost: wait again or call get_result with a longer timeout"
         )
-    return [f.result(throw_except=throw_except) for f in futures if f._produce_output]
+    return call_outputs(futures, throw_except)
 
 
 class _CallableModule(types.ModuleType):

@@ -21,6 +21,7 @@ from typing import Any
 import cloudpickle
 
 from lithops.errors import SerializationError
+from lithops.handoff import settle_returned
 
 __all__ = ["FunctionCache", "OutputCapture", "run_batch"]
 
@@ -358,7 +359,7 @@ def _run_one(
     try:
         call_args, call_kwargs = _bind(func, args, kwargs, ctx)
         func_start = time.time()
-        value = func(*call_args, **call_kwargs)
+        value = settle_returned(func(*call_args, **call_kwargs))
         func_end = time.time()
     except BaseException as exc:  # the user's function may raise anything, SystemExit included
         func_end = time.time()
