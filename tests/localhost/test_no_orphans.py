@@ -85,8 +85,12 @@ def kill_client_while_busy(tmp_path: Path, mode: str, signum: int, start: str) -
             assert client.poll() is None, "the client ended before its calls ran"
             assert time.monotonic() < deadline, "the calls did not start within 60 s"
             time.sleep(0.05)
-        started = [int(p) for name in os.listdir(pids) for p in name.split("-")]
-        assert set(started) <= set(marked_processes(mark)), "the marker did not reach the calls"
+        started = {int(p) for name in os.listdir(pids) for p in name.split("-")}
+        # (a process in the middle of its exec may not show its environment for a moment)
+        deadline = time.monotonic() + 5
+        while not started <= set(marked_processes(mark)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started <= set(marked_processes(mark)), "the marker did not reach the calls"
         os.kill(client.pid, signum)
         client.wait(30)
         deadline = time.monotonic() + 10
