@@ -181,3 +181,36 @@ def test_concurrent_futures_executor_maps_from_a_program_with_busy_threads(home,
     assert lines[0] == str(list(range(20, 0, -1)))
     expected = ["WorkerLostError" if x % 7 == 3 else x * 2 for x in range(20)]
     assert lines[1] == str(expected)
+
+
+def test_a_process_forked_from_the_client_gets_executors_of_its_own(home, tmp_path) -> None:
+    # The client's pools (and their worker template) are the client's: a fork of the client
+    # (multiprocessing's fork context) has copies without threads, and must start its own.
+    program = tmp_path / "forking_client.py"
+    program.write_text(
+        textwrap.dedent(
+            """
+            import multiprocessing
+            import lithops
+
+            def times_two(x):
+                return 2 * x
+
+            def in_child(n):
+                with lithops.FunctionExecutor(worker_processes=1) as fexec:
+                    return fexec.get_result(fexec.map(times_two, range(n)), timeout=30)
+
+            if __name__ == "__main__":
+                with lithops.FunctionExecutor(worker_processes=1) as fexec:
+                    print(fexec.get_result(fexec.map(times_two, range(3)), timeout=30))
+                    with multiprocessing.get_context("fork").Pool(2) as pool:
+                        print(pool.map(in_child, [2, 3]))
+                    print(fexec.get_result(fexec.map(times_two, range(2)), timeout=30))
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(program)], capture_output=True, text=True, timeout=90, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["[0, 2, 4]", "[[0, 2], [0, 2, 4]]", "[0, 2]"]

@@ -223,7 +223,9 @@ class _Template:
 
     def forget_in_child(self) -> None:
         """In a process forked from the client: drop the inherited channel, so the template
-        still sees the client's end close when the client dies."""
+        still sees the client's end close when the client dies (this copy has no reader
+        thread either: a launcher that finds it starts a template of its own)."""
+        self.alive = False
         try:
             os.close(self.sock.detach())
         except OSError:
@@ -234,18 +236,21 @@ class _Template:
 _TEMPLATES: weakref.WeakSet[_Template] = weakref.WeakSet()
 
 
+#: A template started ahead of the first pool (see :func:`start_spare`), and its lock.
+_spare: _Template | None = None
+_spare_lock = threading.Lock()
+
+
 def _after_fork_in_child() -> None:
+    global _spare, _spare_lock
     for template in list(_TEMPLATES):
         template.forget_in_child()
     _TEMPLATES.clear()
+    _spare, _spare_lock = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-#: A template started ahead of the first pool (see :func:`start_spare`), and its lock.
-_spare: _Template | None = None
-_spare_lock = threading.Lock()
 
 
 def start_spare(python: str = sys.executable) -> None:

@@ -237,6 +237,17 @@ def _start_template_early() -> None:
 _start_template_early()
 
 
+def _forget_pools_in_child() -> None:
+    # A process forked from the client (os.fork, multiprocessing's fork context) has copies of
+    # the pools without their threads: an executor there gets pools of its own.
+    global _pools, _pools_lock
+    _pools, _pools_lock = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 @atexit.register
 def _close_pools() -> None:
     with _pools_lock:
