@@ -214,3 +214,16 @@ def test_a_process_forked_from_the_client_gets_executors_of_its_own(home, tmp_pa
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["[0, 2, 4]", "[[0, 2], [0, 2, 4]]", "[0, 2]"]
+
+
+def test_a_template_that_cannot_start_is_unavailable_and_says_what_to_do() -> None:
+    from lithops.errors import BackendUnavailableError
+    from lithops_localhost.forkserver import ForkServerLauncher
+
+    launcher = ForkServerLauncher(python="/bin/false")
+    try:
+        with pytest.raises(BackendUnavailableError, match="exited with code 1") as info:
+            launcher.start({})
+    finally:
+        launcher.close()
+    assert "LITHOPS_WORKER_START=spawn" in str(info.value)

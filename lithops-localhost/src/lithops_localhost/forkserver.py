@@ -120,17 +120,14 @@ class _Template:
                 self.sock.send(data)
         except OSError as exc:
             if message.get("op") == "spawn":
-                raise BackendUnavailableError(
-                    f"the worker template process is gone or refused a request ({exc}); "
-                    f"create a new executor"
-                ) from exc
+                raise self._unavailable(f"{self._death()} ({exc})") from exc
 
     def spawn(self, env: Mapping[str, str]) -> TemplateWorker:
         request_id = next(self._ids)
         slot: list[Any] = [threading.Event(), None]
         with self._lock:
             if not self.alive:
-                raise BackendUnavailableError("the worker template process ended")
+                raise self._unavailable(self._death())
             self._waiting[request_id] = slot
         full_env = dict(os.environ)
         full_env.update(env)
@@ -153,11 +150,20 @@ class _Template:
         reply = slot[1]
         if isinstance(reply, TemplateWorker):
             return reply
-        why = reply.get("message") if reply else self._death()
-        raise BackendUnavailableError(f"the worker template process could not fork: {why}")
+        raise self._unavailable(reply.get("message") if reply else self._death())
+
+    def _unavailable(self, why: str) -> BackendUnavailableError:
+        return BackendUnavailableError(
+            f"the worker template process ({self.python} -m lithops_localhost.template) could "
+            f"not start a worker: {why}. Its own error, if any, is on this program's stderr; "
+            f"LITHOPS_WORKER_START=spawn starts each worker as a fresh interpreter instead"
+        )
 
     def _death(self) -> str:
-        code = self.process.poll()
+        try:
+            code: int | None = self.process.wait(1.0)
+        except subprocess.TimeoutExpired:
+            code = None
         return "it " + describe_exit(code) if code is not None else "it closed its channel"
 
     def _read_loop(self) -> None:
