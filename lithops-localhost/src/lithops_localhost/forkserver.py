@@ -107,10 +107,9 @@ class _Template:
         self._lock = threading.Lock()
         self._waiting: dict[int, list[Any]] = {}  # id -> [event, worker or error reply]
         self._workers: dict[int, TemplateWorker] = {}
-        self._reader = threading.Thread(
-            target=self._read_loop, name="lithops-template-reader", daemon=True
-        )
-        self._reader.start()
+        # Started with the first request: a template started early (see start_spare) adds no
+        # thread to the client until a pool uses it.
+        self._reader: threading.Thread | None = None
         _TEMPLATES.add(self)
 
     def request(self, message: dict[str, Any]) -> None:
@@ -129,6 +128,11 @@ class _Template:
             if not self.alive:
                 raise self._unavailable(self._death())
             self._waiting[request_id] = slot
+            if self._reader is None:
+                self._reader = threading.Thread(
+                    target=self._read_loop, name="lithops-template-reader", daemon=True
+                )
+                self._reader.start()
         full_env = dict(os.environ)
         full_env.update(env)
         self.request(
@@ -277,7 +281,8 @@ def _adopt_spare(python: str) -> _Template | None:
     global _spare
     with _spare_lock:
         template, _spare = _spare, None
-    if template is not None and template.alive and template.python == python:
+    usable = template is not None and template.alive and template.process.poll() is None
+    if template is not None and usable and template.python == python:
         return template
     if template is not None:
         template.close(wait=False)
