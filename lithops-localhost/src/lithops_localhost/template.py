@@ -173,16 +173,15 @@ class Template:
     def reap(self) -> None:
         while self.children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                ended = _reap_one()
             except ChildProcessError:
                 self.children.clear()
                 return
-            if pid == 0:
+            if ended is None:
                 return
+            pid, status = ended
             if pid in self.children:
                 self.children.discard(pid)
-                # Whatever the call started dies with its worker (the group outlives its leader).
-                _kill_quietly(os.killpg, pid)
                 self.send({"op": "exit", "pid": pid, "status": status})
 
     def kill_group(self, pid: int) -> None:
@@ -197,6 +196,23 @@ class Template:
                 os.waitpid(pid, 0)
             except ChildProcessError:
                 pass
+
+
+def _reap_one() -> tuple[int, int] | None:
+    """Reap one child that ended, SIGKILLing its process group first (whatever its call
+    started dies with it); ``None`` if no child has ended."""
+    if hasattr(os, "waitid"):
+        # Look without reaping: until the reap, the zombie keeps its group's ID from reuse.
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is None:
+            return None
+        _kill_quietly(os.killpg, info.si_pid)
+        return os.waitpid(info.si_pid, 0)
+    pid, status = os.waitpid(-1, os.WNOHANG)
+    if pid == 0:
+        return None
+    _kill_quietly(os.killpg, pid)
+    return pid, status
 
 
 def _kill_quietly(kill: Any, pid: int) -> None:
