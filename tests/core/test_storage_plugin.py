@@ -11,7 +11,7 @@ import types
 import pytest
 
 import lithops.plugins.manager as manager
-from lithops.errors import UnknownBackendError
+from lithops.errors import BackendUnavailableError, UnknownBackendError
 from lithops.plugins import hookimpl
 from lithops.plugins.types import BackendInfo, BackendKind
 from lithops.storage import Storage
@@ -31,10 +31,11 @@ def test_the_core_registers_localhost_storage_through_its_entry_point():
     info = host.resolve("localhost", BackendKind.STORAGE)
     assert info.distribution == "lithops-core"
     assert {"storage_root", "storage_bucket"} <= set(info.config_keys)
-    backend = host.hook.lithops_storage_backend(name="localhost", config={})
+    backend = host.storage_backend("localhost", {})  # lithops_storage_backend
     assert isinstance(backend, LocalhostStorageBackend)
     assert isinstance(backend, StorageBackend)
-    assert host.hook.lithops_storage_backend(name="aws_s3", config={}) is None
+    with pytest.raises(BackendUnavailableError, match="lithops_storage_backend"):
+        host.storage_backend("no-such-storage", {})
 
 
 def test_an_unknown_storage_backend_names_the_installed_ones(home):

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import lithops
-from lithops.errors import PluginError, UnknownBackendError
+from lithops.errors import BackendUnavailableError, PluginError, UnknownBackendError
 from lithops.plugins.manager import get_plugin_host
 from lithops.plugins.types import BackendKind
 
@@ -70,10 +70,19 @@ def test_disabled_plugins_are_not_loaded(make_distribution, monkeypatch) -> None
 
 
 def test_unknown_backend_lists_installed_ones_and_the_distribution_to_install() -> None:
+    from lithops.plugins.manager import KNOWN_DISTRIBUTIONS
+
+    # A backend we know of whose distribution is not installed in this environment.
+    registered = {name for _, name in get_plugin_host().backends}
+    name, distribution = next(
+        (n, d)
+        for n, d in KNOWN_DISTRIBUTIONS.items()
+        if n.endswith(("_functions", "_lambda")) and n not in registered
+    )
     with pytest.raises(UnknownBackendError) as caught:
-        lithops.FunctionExecutor(backend="aws_lambda")
+        lithops.FunctionExecutor(backend=name)
     message = str(caught.value)
-    assert "localhost" in message and "pip install lithops-aws" in message
+    assert "localhost" in message and f"pip install {distribution}" in message
 
 
 def test_a_worker_cold_start_does_not_load_plugins() -> None:
@@ -117,6 +126,7 @@ def test_vm_providers_are_answered_by_the_plugin_that_owns_the_name(make_distrib
     )
     host = get_plugin_host()
     assert host.resolve("toycloud", BackendKind.VM_PROVIDER).distribution == "lithops-clouds"
-    provider = host.hook.lithops_vm_provider(name="toycloud", config={"region": "r1"})
-    assert provider.config == {"region": "r1"}
-    assert host.hook.lithops_vm_provider(name="othercloud", config={}) is None
+    provider = host.vm_provider("toycloud", {"region": "r1"})  # lithops_vm_provider
+    assert provider.config == {"region": "r1"}  # type: ignore[attr-defined]
+    with pytest.raises(BackendUnavailableError, match="othercloud"):
+        host.vm_provider("othercloud", {})

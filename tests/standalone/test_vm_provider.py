@@ -131,18 +131,18 @@ def test_create_mode_bootstraps_provider_vms_and_deletes_them_on_dismantle(
         "testbed_vm": {"max_workers": 2},
     }
     request = ProvisionRequest("testbed_vm", config, None, None, sink)
-    handle = host.hook.lithops_provision(request=request)
+    handle = host.provision(request)  # lithops_provision
     assert handle is not None and handle.capacity == 4
     vms = list(provider.hosts.values())
     assert len(vms) == 2
 
     sink.expected = 8
-    assert host.hook.lithops_invoke(handle=handle, batch=_batch(8)) is True
+    host.invoke(handle, _batch(8))  # lithops_invoke
     assert sink.done.wait(30)
     values = sorted(cloudpickle.loads(r["value"]) for r in sink.records)
     assert values == [i * i for i in range(8)]
 
-    host.hook.lithops_release(handle=handle, dismantle=True)
+    host.release(handle, dismantle=True)  # lithops_release
     assert sorted(provider.deleted) == sorted(h.name for h in vms)
     for vm in vms:
         # The agent dismantled itself and ran the provider's self-stop command.

@@ -1,4 +1,4 @@
-"""The test run's real components: a Docker engine, registry-free images, SSH test hosts.
+"""The test run's real components: a Docker engine, registry-free images, SSH test hosts, moto.
 
 Used by ``tests/conftest.py`` (fixtures) and by ``./dev`` through ``python -m testbed``.
 """
@@ -18,14 +18,18 @@ from .images import (
     sshhost_image_tag,
 )
 from .keys import ClientKey, ensure_client_key
+from .lambdaimage import LAMBDA_IMAGE, ensure_lambda_image
+from .moto import MotoServer, start_moto
 from .sshhosts import SESSION_LABEL, SshHost, SshHostFactory
 
 __all__ = [
     "BUSYBOX_IMAGE",
+    "LAMBDA_IMAGE",
     "PYTHON_IMAGE",
     "SESSION_LABEL",
     "ClientKey",
     "DockerEngine",
+    "MotoServer",
     "SshHost",
     "SshHostFactory",
     "TestbedUnavailable",
@@ -33,9 +37,11 @@ __all__ = [
     "ensure_busybox_image",
     "ensure_client_key",
     "ensure_engine",
+    "ensure_lambda_image",
     "ensure_python_image",
     "ensure_sshhost_image",
     "python_image_tag",
     "sshhost_image_tag",
+    "start_moto",
     "stop_engine",
 ]

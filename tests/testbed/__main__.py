@@ -18,6 +18,7 @@ from .engine import engine_pid_from_pidfile, ensure_engine, running_engine, stop
 from .errors import TestbedUnavailable
 from .images import PYTHON_IMAGE, ensure_all_images
 from .keys import ensure_client_key
+from .lambdaimage import ensure_lambda_image
 from .scratch import log, scratch_dir
 from .sshhosts import SESSION_LABEL, remove_abandoned
 
@@ -38,6 +39,7 @@ def up(images: bool) -> int:
     engine = ensure_engine()
     if images:
         ensure_all_images(engine)
+        ensure_lambda_image(engine)
     key = ensure_client_key()
     env_path = _REPO / ".testbed" / "env"
     env_path.parent.mkdir(exist_ok=True)

@@ -29,7 +29,8 @@ def clean_executor(
             return
     if clean_cloudobjects:
         wanted = {
-            f.job_key for f in executor._expand(fs if fs is not None else executor.futures, ALWAYS)
+            f.job_key
+            for f in executor.expand_futures(fs if fs is not None else executor.futures, ALWAYS)
         }
         running = {f.job_key for f in executor.futures if not f.done}
         jobs = wanted if force else wanted - running
@@ -47,7 +48,7 @@ def clean_executor(
         except StorageNoSuchKeyError:
             pass
     if force:
-        executor._logs.remove()
+        executor.log_recorder.remove()
 
 
 def clean_all(config: dict[str, Any] | None = None) -> list[str]:

@@ -10,10 +10,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from lithops.config.datalimit import check_data_limit
 from lithops.config.files import CONFIG_ENV
+from lithops.config.logconfig import logging_from_config
+from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
 from lithops.futures_list import FuturesList
 from lithops.job import Job, build_calls, reserved_params, serialize_function
@@ -81,7 +84,7 @@ class FunctionExecutor:
         self.config = resolve_executor_config(
             mode, config, config_file, backend, storage, monitoring=monitoring, **kwargs
         )
-        _setup_logging(log_level if log_level else self.config["lithops"].get("log_level"))
+        logging_from_config(log_level, self.config["lithops"])
         self._host = get_plugin_host()
         self.backend = self.config["lithops"]["backend"]
         self.mode = self.config["lithops"]["mode"]
@@ -94,16 +97,19 @@ class FunctionExecutor:
         self._provision_lock = threading.Lock()
         self._storage: Any = None
         self._worker_config_env: dict[str, str] | None = None
-        self._logs = LogRecorder(self.executor_id)
+        self.log_recorder = LogRecorder(self.executor_id)
         self._scheduler = Scheduler(
             invoke=self._invoke,
             cancel=self._cancel,
             capacity=lambda: int(getattr(self._ensure_handle(), "capacity", 1) or 1),
             storage_descriptor=lambda: self.storage.worker_descriptor(),
-            on_log=self._logs.write,
+            on_log=self.log_recorder.write,
+            ack_timeout=self._backend_info.ack_timeout,
+            reports_running="running" in self._backend_info.capabilities,
+            backend=f"backend {self.backend!r}",
         )
         self._closed = False
-        self._job_stats: list[dict[str, Any]] = []
+        self.job_stats: list[dict[str, Any]] = []
 
     # -- context manager -------------------------------------------------------------------
 
@@ -122,10 +128,18 @@ class FunctionExecutor:
         if pending:
             self._scheduler.cancel(pending)
         if self._handle is not None:
-            self._host.hook.lithops_release(handle=self._handle, dismantle=False)
-        self._logs.close()
+            try:
+                self._host.release(self._handle, dismantle=False)
+            except Exception as exc:
+                logger.warning("backend %r could not release its handle: %s", self.backend, exc)
+        self.log_recorder.close()
 
     # -- backend -----------------------------------------------------------------------------
+
+    @property
+    def compute_handle(self) -> Any:
+        """The backend's handle for this executor, or ``None`` before its first call."""
+        return self._handle
 
     @property
     def storage(self) -> Any:
@@ -166,22 +180,15 @@ class FunctionExecutor:
                         runtime_memory=section.get("runtime_memory"),
                         events=self._scheduler,
                     )
-                    handle = self._host.hook.lithops_provision(request=request)
-                    if handle is None:
-                        raise RuntimeError(
-                            f"the {self.backend!r} backend registered by "
-                            f"{self._backend_info.distribution} did not answer the provision "
-                            f"hook; reinstall that distribution"
-                        )
-                    self._handle = handle
+                    self._handle = self._host.provision(request)
         return self._handle
 
     def _invoke(self, batch: CallBatch) -> None:
-        self._host.hook.lithops_invoke(handle=self._ensure_handle(), batch=batch)
+        self._host.invoke(self._ensure_handle(), batch)
 
     def _cancel(self, keys: list[CallKey]) -> None:
         if self._handle is not None:
-            self._host.hook.lithops_cancel(handle=self._handle, keys=keys)
+            self._host.cancel(self._handle, keys)
 
     # -- submitting ----------------------------------------------------------------------------
 
@@ -196,14 +203,15 @@ class FunctionExecutor:
         runtime_memory: int | None = None,
         timeout: float | None = None,
         chunksize: int | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         obj_chunk_size: int | None = None,
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         retries: int | None = None,
         backups: bool | None = None,
         reserved: list[ResponseFuture] | None = None,
+        check_data: bool = True,
     ) -> tuple[Job, FuturesList]:
         """``reserved``: futures handed out before the job could be built (a map_reduce's
         reducers), one per call, which this job's calls resolve."""
@@ -214,9 +222,13 @@ class FunctionExecutor:
         calls = build_calls(func, iterdata, extra_args, inject)
         if "obj" in inject:
             calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
-        func_key, payload = serialize_function(func, include_modules, exclude_modules)
-        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         lithops_cfg = self.config["lithops"]
+        if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
+            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
+        func_key, payload = serialize_function(
+            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
+        )
+        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
         job = Job(
             executor_id=self.executor_id,
             job_id=job_id,
@@ -234,7 +246,7 @@ class FunctionExecutor:
                 **(extra_env or {}),
             },
             runtime_memory=runtime_memory,
-            chunksize=chunksize,
+            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
             retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
             backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
             host_job_create_tstamp=created,
@@ -248,7 +260,7 @@ class FunctionExecutor:
             ),
             executor=self,
         )
-        self._job_stats.append(
+        self.job_stats.append(
             {
                 "job_key": job.job_key,
                 "function": job.function_name,
@@ -291,8 +303,8 @@ class FunctionExecutor:
         extra_env: dict[str, str] | None = None,
         runtime_memory: int | None = None,
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
@@ -323,21 +335,61 @@ class FunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
         backups: bool | None = None,
     ) -> FuturesList:
         """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
+        job, futures = self._map_job(
+            map_function,
+            map_iterdata,
+            chunksize=chunksize,
+            extra_args=extra_args,
+            extra_env=extra_env,
+            runtime_memory=runtime_memory,
+            obj_chunk_size=obj_chunk_size,
+            obj_chunk_number=obj_chunk_number,
+            obj_newline=obj_newline,
+            timeout=timeout,
+            include_modules=include_modules,
+            exclude_modules=exclude_modules,
+            retries=retries,
+            backups=backups,
+        )
+        self.last_call = "map"
+        self._run(job, futures)
+        return futures
+
+    def _map_job(
+        self,
+        map_function: Callable[..., Any],
+        map_iterdata: Any,
+        chunksize: int | None = None,
+        extra_args: Any = None,
+        extra_env: dict[str, str] | None = None,
+        runtime_memory: int | None = None,
+        obj_chunk_size: int | None = None,
+        obj_chunk_number: int | None = None,
+        obj_newline: str | None = "\n",
+        timeout: float | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
+        retries: int | None = None,
+        backups: bool | None = None,
+    ) -> tuple[Job, FuturesList]:
+        """The job of a ``map``, built but not submitted yet."""
+        chained = False
         if isinstance(map_iterdata, FuturesList) or _all_futures(map_iterdata):
             # Chaining: one call per parent future (after a map_reduce, per reducer), its
             # result bound like an input element, as Lithops documents it: a tuple result is
             # positional arguments (``return x, 5`` feeds ``g(x, y)``), a dict keywords.
-            parents = [f for f in self._expand(map_iterdata) if f._produce_output]
+            parents = [f for f in self.expand_futures(map_iterdata) if f.produce_output]
             map_iterdata = get_result(parents, show_progressbar=False)
+            chained = True
             # consumed, as in Lithops: get_result() gives the new job's results, not theirs
             for f in parents:
-                f._produce_output = False
+                f.produce_output = False
         job, futures = self._new_job(
             "M",
             map_function,
@@ -354,10 +406,9 @@ class FunctionExecutor:
             obj_newline=obj_newline,
             retries=retries,
             backups=backups,
+            check_data=not chained,
         )
-        self.last_call = "map"
-        self._run(job, futures)
-        return futures
+        return job, futures
 
     def map_reduce(
         self,
@@ -376,8 +427,8 @@ class FunctionExecutor:
         obj_newline: str | None = "\n",
         obj_reduce_by_key: bool = False,
         spawn_reducer: int = 20,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
     ) -> FuturesList:
         """Map, then reduce the list of map results with ``reduce_function(results)``.
 
@@ -385,7 +436,7 @@ class FunctionExecutor:
         accepted for compatibility: no worker sits waiting for map results here). With
         ``obj_reduce_by_key`` there is one reducer per object, fed that object's partitions.
         """
-        map_futures = self.map(
+        job, map_futures = self._map_job(
             map_function,
             map_iterdata,
             chunksize=chunksize,
@@ -399,9 +450,11 @@ class FunctionExecutor:
             include_modules=include_modules,
             exclude_modules=exclude_modules,
         )
+        # grouped before submitting: a call's arguments are gone once it ends
+        groups = reduce_groups(job.arguments, list(map_futures), obj_reduce_by_key)
         for f in map_futures:
-            f._produce_output = False  # get_result returns the reducers' results only
-        groups = reduce_groups(self._scheduler, list(map_futures), obj_reduce_by_key)
+            f.produce_output = False  # get_result returns the reducers' results only
+        self._run(job, map_futures)
         # As in Lithops, the reducers' futures exist at once, after the map's; each one's call
         # starts when the map calls of its group are done.
         name = getattr(reduce_function, "__name__", type(reduce_function).__name__)
@@ -410,7 +463,7 @@ class FunctionExecutor:
             for _ in groups
         ]
         for f in reducer_futures:
-            f._scheduler = self._scheduler  # cancel() and wait() work before it starts
+            f.scheduler = self._scheduler  # cancel() and wait() work before it starts
         self.futures.extend(reducer_futures)
         result = FuturesList([*map_futures, *reducer_futures], executor=self)
         result.reducers = Reducers(reducer_futures)
@@ -458,7 +511,7 @@ class FunctionExecutor:
             works, as in Lithops).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        futures = self._expand(fs if fs is not None else self.futures, return_when, timeout)
+        futures = self.expand_futures(fs if fs is not None else self.futures, return_when, timeout)
         done, not_done = wait(
             futures,
             throw_except=throw_except,
@@ -486,16 +539,18 @@ class FunctionExecutor:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         if fs is None:
-            futures = [f for f in self._expand(self.futures, timeout=timeout) if not f._read]
+            futures = [
+                f for f in self.expand_futures(self.futures, timeout=timeout) if not f.delivered
+            ]
         else:
-            futures = self._expand(fs, timeout=timeout)
+            futures = self.expand_futures(fs, timeout=timeout)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         results = get_result(
             futures, throw_except=throw_except, timeout=left, show_progressbar=show_progressbar
         )
         if fs is None:
             for f in futures:
-                f._read = True
+                f.delivered = True
         single = (
             isinstance(fs, ResponseFuture)
             or (fs is None and self.last_call != "map")
@@ -505,7 +560,7 @@ class FunctionExecutor:
             return results[0]
         return results
 
-    def _expand(
+    def expand_futures(
         self, fs: Any, return_when: int = ALL_COMPLETED, timeout: float | None = None
     ) -> list[ResponseFuture]:
         """Futures to wait for (a map_reduce's list holds its reducers from the start)."""
@@ -546,7 +601,9 @@ class FunctionExecutor:
     def plot(self, fs: Any = None, dst: str | None = None, figsize: tuple = (10, 6)) -> list[str]:
         from lithops.plots import plot_futures
 
-        return plot_futures(self._expand(fs if fs is not None else self.futures), dst, figsize)
+        return plot_futures(
+            self.expand_futures(fs if fs is not None else self.futures), dst, figsize
+        )
 
 
 def _all_futures(iterdata: Any) -> bool:
@@ -555,19 +612,6 @@ def _all_futures(iterdata: Any) -> bool:
         and len(iterdata) > 0
         and all(isinstance(f, ResponseFuture) for f in iterdata)
     )
-
-
-def _setup_logging(level: Any) -> None:
-    if not level:
-        return
-    log = logging.getLogger("lithops")
-    log.setLevel(str(level).upper())
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(levelname)s] %(name)s -- %(message)s")
-        )
-        log.addHandler(handler)
 
 
 class _ModeExecutor(FunctionExecutor):

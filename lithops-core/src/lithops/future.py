@@ -72,9 +72,9 @@ class ResponseFuture(concurrent.futures.Future):
         self.call_state = CallState.PENDING
         self.attempts = 0
         self.activation_id: str | None = None
-        self._scheduler: Scheduler | None = None
-        self._produce_output = True
-        self._read = False
+        self.scheduler: Scheduler | None = None
+        self.produce_output = True
+        self.delivered = False
         #: the futures the call returned (see :func:`returned_futures`), else ``None``
         self.returned: list[ResponseFuture] | None = None
         self.remote_traceback: str | None = None
@@ -170,30 +170,40 @@ class ResponseFuture(concurrent.futures.Future):
         """Cancel the call: dropped if not started, its worker stopped if running."""
         if self.call_state.terminal:
             return self.call_state == CallState.CANCELLED
-        if self._scheduler is not None:
-            return self._scheduler.cancel([self])
+        if self.scheduler is not None:
+            return self.scheduler.cancel([self])
         return super().cancel()
 
     def cancelled(self) -> bool:
         return self.call_state == CallState.CANCELLED
 
-    # -- used by the scheduler ----------------------------------------------------------------
+    # -- resolving: the public way to end a future ------------------------------------------
+    #
+    # ``resolve`` ends a future once (a second outcome is ignored). The scheduler splits it
+    # in two: ``claim`` under its lock (which call wins), ``publish`` outside it (user
+    # callbacks run there).
 
-    def _claim(self, state: CallState) -> bool:
-        """Take the terminal ``state`` unless one was taken already (caller holds the lock)."""
+    def claim(self, state: CallState) -> bool:
+        """Take the terminal ``state`` unless one was taken already; ``True`` if taken."""
         if self.call_state.terminal:
             return False
         self.call_state = state
         return True
 
-    def _finish(
+    def resolve(
         self, state: CallState, value: Any = None, error: BaseException | None = None
-    ) -> None:
-        if self._claim(state):
-            self._publish(state, value, error)
+    ) -> bool:
+        """End the future with ``value`` (``SUCCESS``) or ``error`` unless it ended already.
 
-    def _publish(self, state: CallState, value: Any, error: BaseException | None) -> None:
-        """Wake waiters of the ``concurrent.futures`` side with the claimed outcome."""
+        :returns: whether this outcome was the one taken.
+        """
+        if not self.claim(state):
+            return False
+        self.publish(state, value, error)
+        return True
+
+    def publish(self, state: CallState, value: Any, error: BaseException | None) -> None:
+        """Wake waiters with the outcome of a ``claim`` that returned ``True``."""
         self.stats.setdefault("host_status_done_tstamp", time.time())
         if state == CallState.SUCCESS:
             returned = returned_futures(value)
@@ -216,14 +226,14 @@ class ResponseFuture(concurrent.futures.Future):
             if k not in _UNPICKLED and not k.startswith("_Future")
         }
         if self.call_state.terminal:
-            state["_outcome"] = self._portable_outcome()
-        elif self._scheduler is not None:
+            state["_outcome"] = self.portable_outcome()
+        elif self.scheduler is not None:
             # Travelling while pending: the scheduler publishes the outcome to storage so
             # the copy can wait for it in another process.
-            state["_remote"] = self._scheduler.export(self)
+            state["_remote"] = self.scheduler.export(self)
         return (_new_future, (type(self),), state)
 
-    def _portable_outcome(self) -> tuple[Any, BaseException | None]:
+    def portable_outcome(self) -> tuple[Any, BaseException | None]:
         """``(result, exception)`` of a finished future, ready to pickle: an exception that
         does not pickle travels as a ``RuntimeError`` naming its type and message."""
         error = self._exception
@@ -239,10 +249,10 @@ class ResponseFuture(concurrent.futures.Future):
         outcome = state.pop("_outcome", None)
         remote = state.pop("_remote", None)
         self.__dict__.update(state)
-        self._scheduler = None
+        self.scheduler = None
         if outcome is not None:
             final, self.call_state = self.call_state, CallState.PENDING
-            self._finish(final, outcome[0], outcome[1])
+            self.resolve(final, outcome[0], outcome[1])
         elif remote is not None:
             from lithops.scheduler import follow_exported
 
@@ -253,7 +263,7 @@ _UNPICKLED = {
     "_condition",
     "_waiters",
     "_done_callbacks",
-    "_scheduler",
+    "scheduler",
     "_state",
     "_result",
     "_exception",
@@ -278,7 +288,7 @@ def call_outputs(futures: list[ResponseFuture], throw_except: bool = True) -> li
     for a call that returned futures, their outputs in its place."""
     out: list[Any] = []
     for f in futures:
-        if not f._produce_output:
+        if not f.produce_output:
             continue
         value = f.result(throw_except=throw_except)
         if f.returned is not None:

@@ -50,11 +50,11 @@ class FuturesList(list):
 
     def _outputs(self) -> list[Any]:
         """The futures whose results feed the next job: after a map_reduce, its reducers."""
-        return [f for f in self._executor()._expand(self) if f._produce_output]
+        return [f for f in self._executor().expand_futures(self) if f.produce_output]
 
     def _continue_with(self, parents: list[Any], new: FuturesList) -> FuturesList:
         for future in parents:
-            future._produce_output = False
+            future.produce_output = False
         self[:] = new
         self.reducers = new.reducers
         return self

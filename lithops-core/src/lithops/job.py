@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import inspect
 import sys
 import sysconfig
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import CodeType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import cloudpickle
 
-from lithops.errors import SerializationError
+from lithops.errors import ConfigError, SerializationError
 
 __all__ = [
     "CallBinder",
@@ -76,33 +78,53 @@ def _is_user_module(module: ModuleType | None) -> bool:
 
 def serialize_function(
     func: Callable[..., Any],
-    include_modules: Iterable[str] | None = None,
-    exclude_modules: Iterable[str] | None = None,
+    include_modules: Iterable[str] | None = (),
+    exclude_modules: Iterable[str] | None = (),
 ) -> tuple[str, bytes]:
     """Pickle ``func`` once for the whole job; returns ``(key, payload)``.
 
-    The module that defines ``func`` (when it is the user's own code) and ``include_modules``
-    travel by value; ``exclude_modules`` never do.
+    Which of the user's modules travel with it (pickled by value, so a worker that cannot
+    import them still runs the function), as Lithops' ``include_modules``/``exclude_modules``:
+
+    * ``include_modules`` empty (the default): every module of the user's own code the function
+      needs (its home module and those it reaches through globals, closures and classes),
+      except ``exclude_modules`` and their submodules;
+    * a list of names: exactly those modules or packages (imported here if need be);
+      ``exclude_modules`` is ignored;
+    * ``None``: none; the worker imports every module by name.
+
+    ``__main__`` always travels by value (cloudpickle's rule). Installed libraries never do.
+
+    :raises ConfigError: ``include_modules`` names a module that cannot be imported.
     """
     if not callable(func):
         raise TypeError(f"the function to run must be callable, got {type(func).__name__}")
-    excluded = set(exclude_modules or ())
-    names = set(include_modules or ())
-    home = inspect.getmodule(func) or sys.modules.get(getattr(func, "__module__", "") or "")
-    if _is_user_module(home):
-        assert home is not None
-        names.add(home.__name__)
-    modules = [sys.modules[n] for n in names - excluded if n in sys.modules]
+    if include_modules is None:
+        payload = _dumps(func, [])
+    elif include := [m for m in include_modules if m]:
+        payload = _dumps(func, [_import_named(name) for name in include])
+    else:
+        needed = _user_dependencies(func, tuple(exclude_modules or ()))
+        try:
+            payload = _dumps(func, needed)
+        except SerializationError:
+            # A module it reaches holds something that does not pickle (a lock, a client):
+            # ship only the function's own module, the others are imported by name.
+            home = sys.modules.get(getattr(func, "__module__", "") or "")
+            payload = _dumps(func, [m for m in needed if m is home])
+    return hashlib.sha1(payload).hexdigest()[:16], payload
+
+
+def _dumps(func: Callable[..., Any], by_value: list[ModuleType]) -> bytes:
     with _register_lock:
+        already = set(cloudpickle.list_registry_pickle_by_value())
         registered = []
-        for module in modules:
-            try:
+        for module in by_value:
+            if module.__name__ not in already:
                 cloudpickle.register_pickle_by_value(module)
                 registered.append(module)
-            except ValueError:
-                pass  # already registered (nested executors)
         try:
-            payload = cloudpickle.dumps(func)
+            return cloudpickle.dumps(func)
         except Exception as exc:
             raise SerializationError(
                 f"the function {_name(func)} could not be pickled: {type(exc).__name__}: {exc}. "
@@ -112,7 +134,96 @@ def serialize_function(
         finally:
             for module in registered:
                 cloudpickle.unregister_pickle_by_value(module)
-    return hashlib.sha1(payload).hexdigest()[:16], payload
+
+
+def _import_named(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:
+        raise ConfigError(
+            f"include_modules names {name!r}, which cannot be imported here to be shipped "
+            f"with the function: {type(exc).__name__}: {exc}. Fix the name, or leave "
+            f"include_modules empty to ship the modules the function needs"
+        ) from exc
+
+
+#: Objects looked at when finding the modules a function needs (a bound on huge graphs).
+_SCAN_LIMIT = 20_000
+
+
+def _code_names(code: CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _user_dependencies(func: Callable[..., Any], excluded: tuple[str, ...]) -> list[ModuleType]:
+    """The user's modules ``func`` needs on a worker: walks functions (their globals,
+    closures, defaults), classes, modules and instances reachable from it."""
+
+    def is_excluded(name: str) -> bool:
+        return any(name == e or name.startswith(e + ".") for e in excluded)
+
+    found: dict[str, ModuleType] = {}
+    seen: set[int] = set()
+    pending: list[Any] = [func]
+    while pending and len(seen) < _SCAN_LIMIT:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, ModuleType):
+            if obj.__name__ in found or is_excluded(obj.__name__) or not _is_user_module(obj):
+                continue
+            found[obj.__name__] = obj
+            # Shipped by value, its whole namespace travels: what it defines needs its modules.
+            pending.extend(
+                v
+                for v in vars(obj).values()
+                if isinstance(v, ModuleType) or getattr(v, "__module__", None) == obj.__name__
+            )
+            continue
+        if isinstance(obj, FunctionType):
+            pending.append(sys.modules.get(obj.__module__ or ""))
+            globals_ = obj.__globals__
+            pending.extend(globals_[n] for n in _code_names(obj.__code__) if n in globals_)
+            pending.extend(c.cell_contents for c in obj.__closure__ or () if _cell_full(c))
+            pending.extend(obj.__defaults__ or ())
+            pending.extend((obj.__kwdefaults__ or {}).values())
+            pending.append(getattr(obj, "__wrapped__", None))
+            continue
+        if isinstance(obj, MethodType):
+            pending.extend((obj.__func__, obj.__self__))
+            continue
+        if isinstance(obj, type):
+            pending.append(sys.modules.get(obj.__module__))
+            pending.extend(v for v in vars(obj).values() if isinstance(v, FunctionType))
+            continue
+        if obj is None or isinstance(obj, int | float | str | bytes | bool):
+            continue
+        if isinstance(obj, list | tuple | set | frozenset):
+            pending.extend(obj)
+            continue
+        if isinstance(obj, dict):
+            pending.extend(obj.values())
+            continue
+        # An instance (a callable object, functools.partial...): its class and attributes.
+        pending.append(type(obj))
+        if isinstance(obj, functools.partial):
+            pending.extend((obj.func, *obj.args, *obj.keywords.values()))
+        pending.extend(getattr(obj, "__dict__", {}).values())
+    main = sys.modules.get("__main__")
+    return [m for m in found.values() if m is not main]
+
+
+def _cell_full(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises ValueError
+    except ValueError:
+        return False
+    return True
 
 
 def _name(func: Callable[..., Any]) -> str:

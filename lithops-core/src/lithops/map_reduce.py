@@ -15,7 +15,6 @@ from lithops.future import CallState, ResponseFuture
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
-    from lithops.scheduler import Scheduler
 
 __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
 
@@ -33,17 +32,22 @@ class Reducers:
 
 
 def reduce_groups(
-    scheduler: Scheduler, futures: list[ResponseFuture], by_key: bool
+    arguments: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    futures: list[ResponseFuture],
+    by_key: bool,
 ) -> list[list[ResponseFuture]]:
-    """One group for the whole map, or one per object with ``obj_reduce_by_key``."""
+    """One group for the whole map, or one per object with ``obj_reduce_by_key``.
+
+    :param arguments: the map calls' ``(args, kwargs)``, read before the job is submitted
+        (a call drops its arguments once it ends).
+    """
     if not by_key:
         return [list(futures)]
     from lithops.storage.partition import group_key
 
     groups: dict[Any, list[ResponseFuture]] = {}
-    for f in futures:
-        obj = scheduler.arguments(f)[1].get("obj")
-        groups.setdefault(group_key(obj), []).append(f)
+    for f, (_, kwargs) in zip(futures, arguments, strict=True):
+        groups.setdefault(group_key(kwargs["obj"]), []).append(f)
     return list(groups.values())
 
 
@@ -72,14 +76,14 @@ def start_reducer(
             )
             executor._run(job, futures, listed=True)
         except Exception as exc:  # e.g. the reducer does not take one argument
-            future._finish(CallState.FAILED, None, exc)
+            future.resolve(CallState.FAILED, None, exc)
         return
     error = (
         failed.exception()
         if not failed.cancelled()
         else concurrent.futures.CancelledError("a map call of this reduce was cancelled")
-    )
-    future._finish(CallState.FAILED, None, error)
+    ) or RuntimeError(f"map call {failed.job_key}/{failed.call_id} did not succeed")
+    future.resolve(CallState.FAILED, None, error)
 
 
 def when_all(futures: list[ResponseFuture], callback: Callable[[], None]) -> None:

@@ -12,7 +12,7 @@ original future (same position, same call id), and code written for Lithops runs
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lithops.job import iterate_inputs
@@ -136,8 +136,8 @@ class RetryingFunctionExecutor:
         obj_chunk_number: int | None = None,
         obj_newline: str | None = "\n",
         timeout: float | None = None,
-        include_modules: list[str] | None = None,
-        exclude_modules: list[str] | None = None,
+        include_modules: Sequence[str] | None = (),
+        exclude_modules: Sequence[str] | None = (),
         retries: int | None = None,
     ) -> list[RetryingFuture]:
         """Like ``FunctionExecutor.map``; each failed call is run again up to ``retries``

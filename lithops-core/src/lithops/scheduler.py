@@ -3,30 +3,57 @@
 The scheduler is the :class:`~lithops.plugins.types.EventSink` of its executor's compute
 handle. Backends push results and failures; the scheduler moves each call to exactly one
 terminal state and wakes whoever waits.
+
+It also owns every call's deadlines, whatever the backend (one monitor thread per scheduler,
+see :class:`_Liveness`):
+
+* **acknowledge**: a batch the backend has room for (fewer than ``capacity`` of this
+  scheduler's batches are under way) must have a call reported running or finished within the
+  backend's ``ack_timeout``; so must the next call of a batch once the previous one ended. A
+  backend that does not report running calls acknowledges with results: it then gets the
+  call's ``timeout`` plus :func:`timeout_grace` instead. Past it, the calls of the batch end
+  with ``WorkerLostError`` (or ``CallTimeoutError``) and the backend is asked to cancel them.
+* **finish**: a call reported running must end within its ``timeout`` plus
+  :func:`timeout_grace`; past it, ``CallTimeoutError`` and a cancel.
+
+Batches queued behind this scheduler's own busy batches have no clock running: they wait for
+calls that have deadlines of their own. Retries apply to calls ended this way as to any lost
+call. A call's arguments are dropped once it is terminal.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import functools
+import heapq
+import itertools
 import logging
 import math
 import pickle
 import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import cloudpickle
 
 from lithops import wire
-from lithops.errors import CallError, SerializationError
+from lithops.errors import CallError, CallTimeoutError, SerializationError, WorkerLostError
 from lithops.future import CallState, ResponseFuture, attach_remote_traceback
 from lithops.job import Job
 from lithops.plugins.types import CallBatch, CallKey
 
-__all__ = ["RemoteError", "Scheduler", "follow_exported", "stragglers"]
+__all__ = [
+    "DEFAULT_ACK_TIMEOUT",
+    "DEFAULT_EXECUTION_TIMEOUT",
+    "RemoteError",
+    "Scheduler",
+    "follow_exported",
+    "stragglers",
+    "timeout_grace",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,18 +75,60 @@ BACKUP_MIN_RUNNING_S = 1.0
 #: How often running calls of backup-enabled jobs are compared with their finished peers.
 BACKUP_CHECK_INTERVAL = 0.1
 
+#: A backend that declares no ``ack_timeout`` must acknowledge a call within this (seconds).
+DEFAULT_ACK_TIMEOUT = 60.0
+#: A job without ``timeout`` (and no ``execution_timeout`` in the config), as in Lithops.
+DEFAULT_EXECUTION_TIMEOUT = 1800.0
+#: How often the liveness monitor looks at deadlines.
+MONITOR_TICK = 0.2
+
+
+def timeout_grace(timeout: float) -> float:
+    """Slack the core allows past a call's ``timeout`` before ending it itself: worker start,
+    data transfer and the backend's own stopping of the call fit in it."""
+    return max(5.0, 0.05 * timeout)
+
 
 class _Call:
-    __slots__ = ("args", "backups", "duration", "future", "inflight", "job", "started")
+    __slots__ = (
+        "acked",
+        "args",
+        "backups",
+        "batch",
+        "copy",
+        "duration",
+        "future",
+        "inflight",
+        "job",
+        "started",
+        "unwanted",
+    )
 
     def __init__(self, job: Job, future: ResponseFuture, args: Any) -> None:
         self.job = job
         self.future = future
-        self.args = args
+        self.args = args  # dropped (None) once the call is terminal
         self.started = 0.0  # time.monotonic() when a worker reported it running; 0: not yet
         self.duration: float | None = None  # start to outcome, once finished
         self.inflight = 0  # copies handed to the backend without an outcome yet
         self.backups = 0  # speculative copies launched
+        self.batch: _Batch | None = None  # the batch of its current copy, while unfinished
+        self.copy = 0  # bumped on every new batch: tells stale heap entries apart
+        self.acked = False  # its current copy was reported running
+        self.unwanted = 0  # copies the core asked the backend to cancel and then re-sent
+
+
+class _Batch:
+    """The calls handed to the backend in one invoke: it runs them one after another."""
+
+    __slots__ = ("active", "clock", "left", "running", "timeout")
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.left = size  # calls of this batch not finished nor moved elsewhere
+        self.active = False  # the backend reported one of its calls running or finished
+        self.running = 0  # its calls reported running and not finished
+        self.clock = 0.0  # monotonic: since when the backend owes it an acknowledgement
+        self.timeout = timeout
 
 
 class Scheduler:
@@ -72,7 +141,17 @@ class Scheduler:
         capacity: Callable[[], int],
         storage_descriptor: Callable[[], dict[str, Any] | None] | None = None,
         on_log: Callable[[CallKey, Sequence[tuple[float, str]]], None] | None = None,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        reports_running: bool = False,
+        backend: str = "the backend",
     ) -> None:
+        """
+        :param ack_timeout: seconds the backend may take to report a call running (or
+            finished) once it has room for it (``BackendInfo.ack_timeout``).
+        :param reports_running: the backend reports calls as they start
+            (``EventSink.running``); also learnt from the first such report.
+        :param backend: the backend's name, for error messages.
+        """
         self._invoke = invoke
         self._cancel = cancel
         self._capacity = capacity
@@ -85,18 +164,25 @@ class Scheduler:
         self._exported: dict[CallKey, Callable[[ResponseFuture], None]] = {}
         self._backup_jobs: dict[str, list[_Call]] = {}
         self._backup_thread: threading.Thread | None = None
+        self._live = _Liveness(ack_timeout, reports_running, backend)
+        self._monitor: threading.Thread | None = None
 
     # -- submitting -----------------------------------------------------------------------------
 
     def submit(self, job: Job, futures: list[ResponseFuture]) -> None:
+        """Take over the calls of ``job`` (its ``arguments`` move here) and dispatch them."""
         now = time.time()
+        if job.timeout is None:
+            job.timeout = DEFAULT_EXECUTION_TIMEOUT
         with self._lock:
             for future, args in zip(futures, job.arguments, strict=True):
-                future._scheduler = self
+                future.scheduler = self
                 future.stats["host_job_create_tstamp"] = job.host_job_create_tstamp
                 future.stats["host_job_serialize_time"] = job.host_job_serialize_time
                 future.stats["host_submit_tstamp"] = now
                 self._calls[future.key] = _Call(job, future, args)
+            # The calls hold their own arguments now, and drop them when they end.
+            job.arguments = []
             if job.backups and len(futures) >= BACKUP_MIN_CALLS:
                 self._backup_jobs[job.job_key] = [self._calls[f.key] for f in futures]
                 if self._backup_thread is None:
@@ -104,21 +190,37 @@ class Scheduler:
                         target=self._watch_stragglers, name="lithops-backups", daemon=True
                     )
                     self._backup_thread.start()
-        self._dispatch(job, futures)
+            if self._monitor is None and futures:
+                self._monitor = threading.Thread(
+                    target=self._watch_deadlines, name="lithops-deadlines", daemon=True
+                )
+                self._monitor.start()
+        try:
+            self._dispatch(job, futures)
+        except Exception as exc:
+            # The backend could not even be set up: these calls end now, with its error.
+            self._finish_many([(f, CallState.FAILED, None, exc) for f in futures])
+            raise
 
     def _dispatch(self, job: Job, futures: list[ResponseFuture]) -> None:
         if not futures:
             return
         capacity = max(1, self._capacity())
+        self._live.capacity = capacity
         size = max(1, min(MAX_BATCH_CALLS, math.ceil(len(futures) / (capacity * 4))))
-        if job.chunksize:
-            size = min(size, job.chunksize)
+        if job.chunksize:  # Lithops' chunksize: this many calls per worker message
+            size = job.chunksize
         for start in range(0, len(futures), size):
             self._send(job, futures[start : start + size])
 
     def _send(self, job: Job, futures: list[ResponseFuture]) -> None:
+        with self._lock:  # a call may have ended (cancelled) since it was chosen
+            calls = [c for c in (self._calls.get(f.key) for f in futures) if c is not None]
+        futures = [c.future for c in calls]
+        if not futures:
+            return
         payload = None
-        arguments = [self._calls[f.key].args for f in futures]
+        arguments = [c.args for c in calls]
         # Known-big batches go call by call at once, instead of being pickled whole first.
         if len(futures) == 1 or _visible_size(arguments) <= LARGE_BATCH_BYTES:
             try:
@@ -130,8 +232,8 @@ class Scheduler:
             return
         # Something in the batch does not pickle, or it is big: one call per message, so
         # only the culprit fails and big payloads spread over the workers.
-        for f in futures:
-            args = self._calls[f.key].args
+        for f, call in zip(futures, calls, strict=True):
+            args = call.args
             try:
                 single = cloudpickle.dumps([args])
             except Exception as exc:
@@ -164,22 +266,27 @@ class Scheduler:
             func_key=job.func_key,
         )
         with self._lock:
+            fresh = []
             for f in futures:
-                self._calls[f.key].inflight += 1
+                call = self._calls.get(f.key)
+                if call is None:
+                    continue
+                call.inflight += 1
                 if f.call_state == CallState.PENDING:
                     f.call_state = CallState.DISPATCHED
+                if call.batch is None:  # not a backup copy of a call under way
+                    fresh.append(call)
+            if fresh:
+                self._live.add_batch(fresh, float(job.timeout or DEFAULT_EXECUTION_TIMEOUT))
         try:
             self._invoke(batch)
         except Exception as exc:
             self.lost(batch.calls, exc)
 
-    def arguments(self, future: ResponseFuture) -> Any:
-        """The ``(args, kwargs)`` a call was submitted with."""
-        return self._calls[future.key].args
-
     # -- events from the backend (EventSink) ---------------------------------------------------
 
     def results(self, records: Sequence[dict[str, Any]]) -> None:
+        self._live.heard = time.monotonic()
         now = time.time()
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
@@ -212,17 +319,21 @@ class Scheduler:
                     retry.append(call)
                 else:
                     finished.append((future, CallState.FAILED, None, error))
+        self._stop_losers(finished)
         self._finish_many(finished)
         self._retry(retry)
-        self._stop_losers([f.key for f, *_ in finished])
 
     def lost(self, keys: Sequence[CallKey], error: BaseException) -> None:
+        self._live.heard = time.monotonic()
         retry: list[_Call] = []
         finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
         for call in self._returned(keys):
             if call is None or call.future.call_state.terminal:
                 continue
             if isinstance(error, concurrent.futures.CancelledError):
+                if call.unwanted:  # the echo of a cancel the core asked for, then re-sent
+                    call.unwanted -= 1
+                    continue
                 finished.append((call.future, CallState.CANCELLED, None, None))
                 continue
             if isinstance(error, CallError) and not error.call_id:
@@ -232,17 +343,21 @@ class Scheduler:
             else:
                 state = CallState.LOST if isinstance(error, CallError) else CallState.FAILED
                 finished.append((call.future, state, None, error))
+        self._stop_losers(finished)
         self._finish_many(finished)
         self._retry(retry)
-        self._stop_losers([f.key for f, *_ in finished])
 
     def requeue(self, keys: Sequence[CallKey]) -> None:
-        by_job: dict[str, list[ResponseFuture]] = {}
-        for call in self._returned(keys):  # given back unrun: dispatched anew below
-            if call is not None and not call.future.call_state.terminal:
-                by_job.setdefault(call.job.job_key, []).append(call.future)
-        for futures in by_job.values():
-            self._dispatch(self._calls[futures[0].key].job, futures)
+        self._live.heard = time.monotonic()
+        by_job: dict[str, tuple[Job, list[ResponseFuture]]] = {}
+        calls = self._returned(keys)
+        with self._lock:
+            for call in calls:  # given back unrun: dispatched anew below
+                if call is not None and not call.future.call_state.terminal:
+                    self._live.leave(call, time.monotonic())
+                    by_job.setdefault(call.job.job_key, (call.job, []))[1].append(call.future)
+        for job, futures in by_job.values():
+            self._dispatch(job, futures)
 
     def running(self, key: CallKey, since: float, where: str) -> None:
         call = self._calls.get(tuple(key))  # type: ignore[arg-type]
@@ -253,6 +368,7 @@ class Scheduler:
                 return
             call.future.call_state = CallState.RUNNING
             call.future.activation_id = where
+            self._live.ack(call, time.monotonic())
             if not call.started:
                 # The client's clock, not ``since``: a remote host's clock may be skewed, and
                 # straggler detection compares this with other calls' durations.
@@ -295,6 +411,11 @@ class Scheduler:
         return call.future.attempts < call.job.retries
 
     def _retry(self, calls: list[_Call]) -> None:
+        if calls:
+            with self._lock:
+                now = time.monotonic()
+                for call in calls:
+                    self._live.leave(call, now)
         for call in calls:
             call.started, call.duration = 0.0, None
             call.future.attempts += 1
@@ -310,14 +431,61 @@ class Scheduler:
         if not items:
             return
         with self._lock:  # claim: each call moves to a terminal state exactly once
-            claimed = [item for item in items if item[0]._claim(item[1])]
+            claimed = [item for item in items if item[0].claim(item[1])]
+            now = time.monotonic()
+            for future, *_ in claimed:
+                # Nothing can need the arguments any more (no retry, no backup): drop them.
+                call = self._calls.pop(future.key, None)
+                if call is not None:
+                    self._live.leave(call, now)
+                    call.args = None
         for future, state, value, error in claimed:
-            future._publish(state, value, error)  # outside the lock: runs user callbacks
+            future.publish(state, value, error)  # outside the lock: runs user callbacks
             exporter = self._exported.pop(future.key, None)
             if exporter is not None:
                 exporter(future)
         with self.progress:
             self.progress.notify_all()
+
+    # -- deadlines ---------------------------------------------------------------------------
+
+    def _watch_deadlines(self) -> None:
+        """The monitor thread: ends calls past a deadline; exits when no call is open."""
+        while True:
+            time.sleep(MONITOR_TICK)
+            with self._lock:
+                if not self._calls:
+                    self._monitor = None
+                    return
+                overdue = self._live.overdue(time.monotonic())
+            if overdue:
+                self._expire(overdue)
+
+    def _expire(self, overdue: list[tuple[_Call, BaseException]]) -> None:
+        """End calls whose deadline passed (or send them again when retries are left) and ask
+        the backend to stop what it may still run of them."""
+        retry: list[_Call] = []
+        finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]] = []
+        seen: set[int] = set()
+        with self._lock:
+            for call, error in overdue:
+                if call.future.call_state.terminal or id(call) in seen:
+                    continue
+                seen.add(id(call))
+                if self._should_retry(call, error):
+                    call.unwanted += 1  # the backend may answer the cancel below for it
+                    retry.append(call)
+                else:
+                    finished.append((call.future, CallState.LOST, None, error))
+        for _, error in overdue[:1]:
+            logger.warning("%s", error)
+        self._finish_many(finished)
+        keys = [f.key for f, *_ in finished] + [c.future.key for c in retry]
+        try:
+            self._cancel(keys)
+        except Exception as exc:
+            logger.warning("the backend could not stop calls past their deadline: %s", exc)
+        self._retry(retry)
 
     # -- speculative backups -------------------------------------------------------------------
 
@@ -356,19 +524,23 @@ class Scheduler:
                     call.inflight -= 1
         return calls
 
-    def _stop_losers(self, keys: list[CallKey]) -> None:
+    def _stop_losers(
+        self, finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]]
+    ) -> None:
         """A backed-up call ended (first outcome wins): stop its other copies on the backend."""
         losers = []
-        for key in keys:
-            call = self._calls.get(key)
-            if call is not None and call.backups and call.inflight > 0:
-                losers.append(key)
+        with self._lock:
+            for future, *_ in finished:
+                call = self._calls.get(future.key)
+                if call is not None and call.backups and call.inflight > 0:
+                    losers.append(future.key)
         if not losers:
             return
+        self._finish_many(finished)  # before the cancel: its echo must find them terminal
         try:
             self._cancel(losers)
         except Exception as exc:
-            logger.warning("the backend could not stop the losing copies of %s: %s", keys, exc)
+            logger.warning("the backend could not stop the losing copies of %s: %s", losers, exc)
 
     # -- futures travelling to other processes ------------------------------------------------
 
@@ -385,12 +557,186 @@ class Scheduler:
             )
         location = handoff.outcome_location(self._storage_descriptor() or {}, future)
         with self._lock:
+            call = self._calls.get(future.key)
+            timeout = float(call.job.timeout or DEFAULT_EXECUTION_TIMEOUT) if call else 0.0
+            # The latest the outcome can come if every deadline of the call is used up.
+            bound = self._live.ack_timeout + timeout + timeout_grace(timeout) + MONITOR_TICK
+            location["deadline"] = time.time() + bound
             if future.key not in self._exported and not future.call_state.terminal:
                 self._exported[future.key] = functools.partial(handoff.publish, location)
                 return location
         if future.call_state.terminal:
             handoff.publish(location, future)  # it ended while we were looking
         return location
+
+
+class _Liveness:
+    """The deadline book of one scheduler; every method runs under the scheduler's lock.
+
+    Batches wait in dispatch order; the first ``capacity - active`` of them have room at the
+    backend, so their acknowledgement clock runs. Calls reported running sit in a heap keyed
+    by their finishing deadline. One look costs O(capacity + expired), whatever the map size.
+    """
+
+    def __init__(self, ack_timeout: float, reports_running: bool, backend: str) -> None:
+        self.ack_timeout = float(ack_timeout)
+        self.reports_running = reports_running
+        self.backend = backend
+        self.capacity = 1
+        self.waiting: deque[_Batch] = deque()
+        self.active: set[_Batch] = set()
+        self.roomed: list[_Batch] = []
+        self.members: dict[_Batch, list[_Call]] = {}
+        self.heap: list[tuple[float, int, _Call, int]] = []
+        self._order = itertools.count()
+        self.pending = 0  # batches in ``waiting`` not under way yet
+        self.heard = 0.0  # monotonic: the backend's last event about any call
+        self.acked = 0  # calls reported running and not finished
+
+    def add_batch(self, calls: list[_Call], timeout: float) -> None:
+        batch = _Batch(len(calls), timeout)
+        for call in calls:
+            call.batch = batch
+            call.copy += 1
+            call.acked = False
+        self.members[batch] = calls
+        self.waiting.append(batch)
+        self.pending += 1
+
+    def ack(self, call: _Call, now: float) -> None:
+        """``call`` was reported running: its batch is under way, its finish clock starts."""
+        self.reports_running = True
+        self.heard = now
+        batch = call.batch
+        if batch is None or call.acked:
+            return
+        call.acked = True
+        self.acked += 1
+        self._activate(batch)
+        batch.running += 1
+        batch.clock = 0.0
+        deadline = now + batch.timeout + timeout_grace(batch.timeout)
+        heapq.heappush(self.heap, (deadline, next(self._order), call, call.copy))
+
+    def leave(self, call: _Call, now: float) -> None:
+        """``call`` ended, or its copy was given back: it no longer counts in its batch."""
+        batch = call.batch
+        if batch is None:
+            return
+        call.batch = None
+        self._activate(batch)  # a finished call acknowledges its batch too
+        if call.acked:
+            batch.running -= 1
+            self.acked -= 1
+            call.acked = False
+        batch.left -= 1
+        batch.clock = now if batch.running == 0 else 0.0  # the next call is owed now
+        if batch.left <= 0:
+            self.active.discard(batch)
+            self.members.pop(batch, None)
+
+    def _activate(self, batch: _Batch) -> None:
+        if not batch.active:
+            batch.active = True
+            self.pending -= 1
+            if batch.left > 0:
+                self.active.add(batch)
+
+    def overdue(self, now: float) -> list[tuple[_Call, BaseException]]:
+        """Calls past a deadline at ``now`` (monotonic), each with the error it ends with."""
+        out: list[tuple[_Call, BaseException]] = []
+        while self.heap and self.heap[0][0] <= now:
+            _, _, call, copy = heapq.heappop(self.heap)
+            if call.copy == copy and call.acked and call.batch is not None:
+                out.append((call, self._timeout_error(call)))
+        # Entries of calls that ended early pile up: drop them now and then (amortised O(1)).
+        if len(self.heap) > 2 * self.acked + 1024:
+            self.heap = [e for e in self.heap if e[2].copy == e[3] and e[2].acked]
+            heapq.heapify(self.heap)
+        if len(self.waiting) > 2 * self.pending + 64:
+            self.waiting = deque(b for b in self.waiting if not b.active and b.left > 0)
+        # Room at the backend: the first waiting batches, as many as free slots.
+        while self.waiting and (self.waiting[0].active or self.waiting[0].left <= 0):
+            self.waiting.popleft()
+        free = self.capacity - len(self.active)
+        roomed: list[_Batch] = []
+        if free > 0:
+            for batch in self.waiting:
+                if batch.active or batch.left <= 0:
+                    continue
+                roomed.append(batch)
+                if len(roomed) >= free:
+                    break
+        kept = set(map(id, roomed))
+        for batch in self.roomed:  # lost its room (another batch went first): clock stops
+            if id(batch) not in kept and not batch.active:
+                batch.clock = 0.0
+        self.roomed = roomed
+        for batch in roomed:
+            if not batch.clock:
+                batch.clock = now
+        stalled = False
+        ended: set[int] = set()
+        for batch in [*roomed, *self.active]:
+            if batch.running or not batch.clock:
+                continue
+            limit = self._ack_limit(batch)
+            if now - batch.clock > limit:
+                ended.add(id(batch))
+                out += self._silent_calls(batch, now - batch.clock, limit)
+                # Not a word from the backend about any call all that time: it is not working
+                # through its queue either, so what waits behind these is lost too.
+                stalled = stalled or now - self.heard > limit
+        if stalled:
+            for batch in self.waiting:
+                if not batch.active and batch.left > 0 and id(batch) not in ended:
+                    out += self._silent_calls(batch, now - self.heard, self._ack_limit(batch))
+        return out
+
+    def _silent_calls(
+        self, batch: _Batch, waited: float, limit: float
+    ) -> list[tuple[_Call, BaseException]]:
+        batch.clock = 0.0
+        return [
+            (call, self._silence_error(call, waited, limit))
+            for call in self.members.get(batch, [])
+            if call.batch is batch and not call.acked
+        ]
+
+    def _ack_limit(self, batch: _Batch) -> float:
+        if self.reports_running:
+            return self.ack_timeout
+        return batch.timeout + timeout_grace(batch.timeout)
+
+    def _timeout_error(self, call: _Call) -> CallTimeoutError:
+        timeout = float(call.job.timeout or DEFAULT_EXECUTION_TIMEOUT)
+        key = call.future.key
+        return CallTimeoutError(
+            f"call {key[0]}/{key[1]} ran past its timeout of {timeout:g} s (plus "
+            f"{timeout_grace(timeout):g} s of grace) and {self.backend} did not stop it: lithops "
+            f"ended it and asked the backend to cancel it. If the function needs longer, raise "
+            f"map(timeout=...) or the execution_timeout setting",
+            *key,
+        )
+
+    def _silence_error(self, call: _Call, waited: float, limit: float) -> CallError:
+        key = call.future.key
+        if self.reports_running:
+            return WorkerLostError(
+                f"call {key[0]}/{key[1]} was handed to {self.backend}, which had room for it, "
+                f"and was not reported running or finished within {waited:.0f} s (its "
+                f"ack_timeout is {limit:g} s): the backend lost it. Lithops ended it and asked "
+                f"the backend to cancel it; check the backend's workers or hosts",
+                *key,
+            )
+        return CallTimeoutError(
+            f"call {key[0]}/{key[1]} did not come back from {self.backend} within its timeout "
+            f"of {call.job.timeout:g} s plus grace ({limit:g} s after the backend had room for "
+            f"it), and the backend reported nothing about it: lithops ended it and asked the "
+            f"backend to cancel it. If the function needs longer, raise map(timeout=...) or "
+            f"execution_timeout; otherwise the backend lost the call",
+            *key,
+        )
 
 
 def _visible_size(arguments: list[Any]) -> int:

@@ -42,7 +42,7 @@ COLUMNS = (
 
 
 def _cost(executor: FunctionExecutor, runtimes: list[float], memory: list[int | None]) -> Any:
-    calc = getattr(getattr(executor, "_handle", None), "calc_cost", None)
+    calc = getattr(executor.compute_handle, "calc_cost", None)
     if callable(calc):
         return calc(runtimes, memory)
     return 0.0 if executor.mode == "localhost" else ""
@@ -80,7 +80,7 @@ def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
 
 def job_rows(executor: FunctionExecutor) -> list[dict[str, Any]]:
     """The summary rows of every job the executor ran, in submission order."""
-    return [_row(executor, job) for job in executor._job_stats]
+    return [_row(executor, job) for job in executor.job_stats]
 
 
 def write_job_summary(executor: FunctionExecutor, path: str | Path | None = None) -> str:

@@ -107,7 +107,7 @@ def wait(
     futures = _as_list(fs)
     deadline = None if timeout is None else time.monotonic() + timeout
     target = _target(return_when, len(futures))
-    schedulers = {id(f._scheduler): f._scheduler for f in futures if f._scheduler is not None}
+    schedulers = {id(f.scheduler): f.scheduler for f in futures if f.scheduler is not None}
     condition = next(iter(schedulers.values())).progress if len(schedulers) == 1 else None
     # Results arrive roughly in input order: a cursor over the futures skips finished ones
     # once, so a 10,000-call wait costs O(n), not O(n) per wake-up.
@@ -160,8 +160,8 @@ def _cancel_pending(futures: list[ResponseFuture]) -> None:
     """Ctrl-C: cancel every unfinished call of the jobs being waited for."""
     by_scheduler: dict[int, tuple[Any, list[ResponseFuture]]] = {}
     for f in futures:
-        if not f.done and f._scheduler is not None:
-            by_scheduler.setdefault(id(f._scheduler), (f._scheduler, []))[1].append(f)
+        if not f.done and f.scheduler is not None:
+            by_scheduler.setdefault(id(f.scheduler), (f.scheduler, []))[1].append(f)
     for scheduler, pending in by_scheduler.values():
         scheduler.cancel([*pending, *scheduler.outstanding({f.job_key for f in pending})])
 
@@ -183,7 +183,9 @@ def get_result(
     deadline = None if timeout is None else time.monotonic() + timeout
     owner = _map_reduce_owner(fs)
     # a map_reduce's reducers start late; its executor adds them (still a plain list here)
-    futures = owner._expand(fs, ALL_COMPLETED, timeout) if owner is not None else _as_list(fs)
+    futures = (
+        owner.expand_futures(fs, ALL_COMPLETED, timeout) if owner is not None else _as_list(fs)
+    )
     _done, not_done = wait(
         futures,
         throw_except=throw_except,

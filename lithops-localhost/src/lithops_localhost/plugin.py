@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from lithops.config.keys import check_positive, worker_processes_spec
 from lithops.errors import BackendUnavailableError
 from lithops.plugins import hookimpl
 from lithops.plugins.types import (
@@ -22,6 +23,7 @@ from lithops.plugins.types import (
     CallBatch,
     CallKey,
     EventSink,
+    KeySpec,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -47,12 +49,26 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             name=NAME,
             kind=BackendKind.COMPUTE,
             mode="localhost",
-            capabilities=frozenset({"cancel", "timeout", "worker_lost", "logs", "docker"}),
+            capabilities=frozenset(
+                {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
+            ),
             config_keys={
-                "runtime": "python interpreter (default: this one) or a Docker image name",
-                "worker_processes": "parallel worker processes (default: the CPU count)",
-                "runtime_memory": "accepted for compatibility; not enforced on localhost",
-                "pull_runtime": "pull the runtime image before use (default: use the local one)",
+                "runtime": KeySpec(
+                    (str, type(None)),
+                    "python interpreter (default: this one) or a Docker image name",
+                ),
+                "worker_processes": worker_processes_spec(
+                    "parallel worker processes (a number, or AUTO: the CPU count; unset: the "
+                    "CPU count, or 2 for an executor opened inside a call)"
+                ),
+                "runtime_memory": KeySpec(
+                    (int,),
+                    "accepted for compatibility; not enforced on localhost",
+                    check=check_positive,
+                ),
+                "pull_runtime": KeySpec(
+                    (bool,), "pull the runtime image before use (default: use the local one)"
+                ),
             },
             description="a warm pool of worker processes on this machine",
         )
@@ -159,10 +175,12 @@ NESTED_WORKERS = 2
 
 def _size(section: dict[str, Any]) -> int:
     value = section.get("worker_processes")
-    if value in (None, "AUTO", "auto"):
-        cpus = os.cpu_count() or 1
+    cpus = os.cpu_count() or 1
+    if value is None:
         # Inside a call, every outer worker may open its own pool: keep each one small.
         return min(cpus, NESTED_WORKERS) if in_worker() else cpus
+    if str(value).upper() == "AUTO":
+        return cpus
     return int(value)
 
 

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lithops.config.keys import worker_processes_spec
 from lithops.errors import ConfigError
+from lithops.plugins.types import KeySpec
 
 __all__ = [
     "BACKEND_NAMES",
@@ -38,15 +40,26 @@ __all__ = [
 #: The compute backend name and its alias (Lithops calls it ``vm``).
 BACKEND_NAMES = ("ssh", "vm")
 
-SECTION_KEYS = {
-    "ip_address": "address of the single host (Lithops' vm backend)",
-    "ssh_username": "login name on the hosts (default: your local user name)",
-    "ssh_key_filename": "private key file for the login",
-    "ssh_password": "password for the login (prefer a key)",
-    "ssh_port": "SSH port of the hosts (default 22)",
-    "worker_processes": "parallel calls per host ('AUTO' or unset: the host's CPU count)",
-    "hosts": "list of hosts: 'address', 'user@address:port' or a mapping with address, port, "
-    "user, key_filename, password, worker_processes",
+
+def _port(value: Any) -> str | None:
+    return "must be a port number from 1 to 65535" if not 0 < value < 65536 else None
+
+
+#: The ``ssh``/``vm`` section's own keys, checked by the core when an executor is created.
+SECTION_KEYS: dict[str, KeySpec | str] = {
+    "ip_address": KeySpec((str,), "address of the single host (Lithops' vm backend)"),
+    "ssh_username": KeySpec((str,), "login name on the hosts (default: your local user name)"),
+    "ssh_key_filename": KeySpec((str,), "private key file for the login"),
+    "ssh_password": KeySpec((str,), "password for the login (prefer a key)"),
+    "ssh_port": KeySpec((int,), "SSH port of the hosts (default 22)", check=_port),
+    "worker_processes": worker_processes_spec(
+        "parallel calls per host ('AUTO' or unset: the host's CPU count)"
+    ),
+    "hosts": KeySpec(
+        (list, tuple),
+        "list of hosts: 'address', 'user@address:port' or a mapping with address, port, "
+        "user, key_filename, password, worker_processes",
+    ),
 }
 
 STANDALONE_KEYS = {

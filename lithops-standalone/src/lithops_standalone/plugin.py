@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-CAPABILITIES = frozenset({"cancel", "timeout", "docker", "logs", "worker_lost"})
+CAPABILITIES = frozenset({"cancel", "timeout", "docker", "logs", "worker_lost", "running"})
 
 
 @hookimpl
@@ -56,11 +56,13 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
     if str(standalone.get("exec_mode") or "").lower() not in ("create", "reuse"):
         return None
     from lithops.plugins.manager import get_plugin_host
+    from lithops.plugins.types import BackendKind
 
+    host = get_plugin_host()
+    if host.find(request.backend, BackendKind.VM_PROVIDER) is None:
+        return None  # not a VM provider's name: another plugin's compute backend
     section = dict(request.config.get(request.backend) or {})
-    provider = get_plugin_host().hook.lithops_vm_provider(name=request.backend, config=section)
-    if provider is None:
-        return None
+    provider = host.vm_provider(request.backend, section)
     from lithops_standalone.provision import provision_vms
 
     return cast("ComputeHandle", provision_vms(request, provider))

@@ -66,17 +66,11 @@ def add_plugin_commands(group: LithopsGroup, host: PluginHost) -> list[str]:
     :returns: the problems found (name conflicts, plugins whose hook raised), also kept in
         ``group.conflicts``.
     """
-    for impl in host.hook.lithops_cli_commands.get_hookimpls():
-        group.adding_plugin = impl.plugin_name
-        try:
-            impl.function(cli=group)
-        except Exception as exc:
-            group.conflicts.append(
-                f"plugin {impl.plugin_name!r} failed to add its commands: "
-                f"{type(exc).__name__}: {exc}"
-            )
-        finally:
-            group.adding_plugin = None
+
+    def adding(name: str | None) -> None:
+        group.adding_plugin = name
+
+    group.conflicts.extend(host.cli_commands(group, on_plugin=adding))
     return list(group.conflicts)
 
 

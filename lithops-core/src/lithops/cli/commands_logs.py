@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from lithops.cli.state import CliState, common_options, pass_state
+from lithops.errors import BackendUnavailableError
 from lithops.plugins.types import LogLine, LogRequest
 
 __all__ = ["format_log_line", "logs"]
@@ -52,12 +53,13 @@ def _stream(state: CliState, job_key: str | None, follow: bool) -> int:
     request = LogRequest(
         backend=backend, config=config, job_key=job_key, follow=follow, stop=threading.Event()
     )
-    lines = state.host.hook.lithops_stream_logs(request=request)
-    if lines is None:
+    try:
+        lines = state.host.stream_logs(request)
+    except BackendUnavailableError as exc:
         raise click.ClickException(
-            f"no installed plugin streams logs for backend {backend!r}; "
+            f"no installed plugin streams logs for backend {backend!r} ({exc}); "
             f"`lithops backends` shows which backends have the 'logs' capability"
-        )
+        ) from exc
     count = 0
     try:
         with _stop_on_signals() if follow else contextlib.nullcontext():

@@ -15,6 +15,7 @@ import click
 
 from lithops.cli.state import CliState, common_options, pass_state
 from lithops.cli.table import render_table
+from lithops.errors import LithopsError
 
 __all__ = ["clean", "hello", "selftest"]
 
@@ -49,8 +50,20 @@ def hello(state: CliState, calls: int) -> None:
     config = state.executor_config()
     backend, mode = config["lithops"]["backend"], config["lithops"]["mode"]
     user = getpass.getuser()
-    with _executor(state) as fexec:
-        results = fexec.map(where_am_i, [user] * calls).get_result()
+    try:
+        with _executor(state) as fexec:
+            results = fexec.map(where_am_i, [user] * calls).get_result()
+    except LithopsError:
+        raise  # the group prints these in one line
+    except Exception as exc:
+        # hello is the first thing a new user runs: one line saying what failed, not a
+        # traceback of lithops' internals (-d shows it)
+        if state.debug:
+            raise
+        raise click.ClickException(
+            f"the hello map on backend {backend!r} failed: {type(exc).__name__}: {exc} "
+            f"(run 'lithops hello -d' for the traceback)"
+        ) from exc
     workers = sorted({r.split("@", 1)[1] for r in results})
     click.echo(f"Hello {user}! Lithops is working as expected :)")
     click.echo(

@@ -8,9 +8,10 @@ when a Lithops program switches backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
+
+from lithops.plugins.types import KeySpec
 
 __all__ = [
     "COMMON_COMPUTE_KEYS",
@@ -18,11 +19,17 @@ __all__ = [
     "DEFAULT_BACKEND_OF_MODE",
     "LITHOPS_KEYS",
     "LOG_LEVELS",
+    "LOG_STREAMS",
     "MODES",
     "MODE_SECTIONS",
     "SERVERLESS_KEYS",
     "STANDALONE_KEYS",
     "KeySpec",
+    "as_key_spec",
+    "check_at_least_one",
+    "check_non_negative",
+    "check_positive",
+    "worker_processes_spec",
 ]
 
 LOCALHOST = "localhost"
@@ -39,42 +46,57 @@ DEFAULT_BACKEND_OF_MODE: Mapping[str, str] = {
 }
 
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_STREAMS: tuple[str, ...] = ("ext://sys.stderr", "ext://sys.stdout")
 
 
-@dataclass(frozen=True)
-class KeySpec:
-    """One key of a section the core owns.
-
-    :param types: accepted Python types of the value (``bool`` is never taken for ``int``).
-    :param help: one line for error messages and docs.
-    :param default: filled in when the key is missing (``None``: left missing).
-    :param choices: the accepted values, when the value is one of a fixed set.
-    :param check: extra check returning an error text, or ``None`` when the value is fine.
-    :param fold_case: compare a string value with ``choices`` ignoring case.
-    """
-
-    types: tuple[type, ...]
-    help: str
-    default: Any = None
-    choices: tuple[Any, ...] = ()
-    fold_case: bool = False
-    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+def as_key_spec(declared: KeySpec | str) -> KeySpec | None:
+    """The spec of a key a plugin declared, or ``None`` for an old-style plain description."""
+    return declared if isinstance(declared, KeySpec) else None
 
 
-def _non_negative(value: Any) -> str | None:
-    return "must be 0 or more" if value < 0 else None
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _positive(value: Any) -> str | None:
-    return "must be more than 0" if value <= 0 else None
+# Checks for KeySpec.check, also for plugins' own keys: each ignores values of other types
+# (``AUTO`` for a number of workers), which the spec's types and choices have checked.
+
+
+def check_non_negative(value: Any) -> str | None:
+    return "must be 0 or more" if _is_number(value) and value < 0 else None
+
+
+def check_positive(value: Any) -> str | None:
+    return "must be more than 0" if _is_number(value) and value <= 0 else None
+
+
+def check_at_least_one(value: Any) -> str | None:
+    return "must be 1 or more" if _is_number(value) and value < 1 else None
 
 
 def _data_limit(value: Any) -> str | None:
     if value is True:
         return "must be a size in MiB, or false to disable the limit"
-    if value is not False and value < 0:
+    if _is_number(value) and value < 0:
         return "must be 0 or more MiB, or false to disable the limit"
     return None
+
+
+def _log_level(value: Any) -> str | None:
+    return "must be a level name, or false/null" if value is True else None
+
+
+def _module_names(value: Any) -> str | None:
+    if isinstance(value, list | tuple) and not all(isinstance(m, str) and m for m in value):
+        return "must be a list of module names (strings)"
+    return None
+
+
+def worker_processes_spec(description: str) -> KeySpec:
+    """``worker_processes``: a whole number of 1 or more, or ``AUTO`` (the CPU count)."""
+    return KeySpec(
+        (int, str), description, choices=("AUTO",), fold_case=True, check=check_at_least_one
+    )
 
 
 _STR = (str,)
@@ -96,33 +118,58 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
         (int, bool), "largest argument data per call in MiB, false = no limit", 4, check=_data_limit
     ),
     "execution_timeout": KeySpec(
-        _NUM, "seconds a call may run before it is stopped", 1800, check=_positive
+        _NUM, "seconds a call may run before it is stopped", 1800, check=check_positive
     ),
-    "retries": KeySpec(_INT, "times a failed call is run again", 0, check=_non_negative),
+    "retries": KeySpec(_INT, "times a failed call is run again", 0, check=check_non_negative),
     "backups": KeySpec(
         _BOOL, "launch a backup copy of a call that runs far longer than its peers", False
     ),
-    "chunksize": KeySpec(_INT, "calls per invocation (the scheduler's default when unset)"),
+    "chunksize": KeySpec(
+        _INT,
+        "calls sent to a worker in one message (0 or unset: sized from the workers)",
+        check=check_non_negative,
+    ),
     "include_modules": KeySpec(
-        (*_LIST, type(None)), "modules shipped with the function (null: none)", []
+        (*_LIST, type(None)),
+        "modules shipped with the function ([]: the ones it needs, null: none)",
+        [],
+        check=_module_names,
     ),
-    "exclude_modules": KeySpec((*_LIST, type(None)), "modules never shipped with the function", []),
+    "exclude_modules": KeySpec(
+        (*_LIST, type(None)),
+        "modules never shipped with the function",
+        [],
+        check=_module_names,
+    ),
     "workers": KeySpec(
-        _INT, "most calls running at once (Lithops 2.x; now the backend's max_workers)"
+        _INT,
+        "most calls running at once (Lithops 2.x; now the backend's max_workers)",
+        check=check_at_least_one,
     ),
-    "customized_runtime": KeySpec(_BOOL, "build a runtime that embeds the function", False),
+    "customized_runtime": KeySpec(
+        _BOOL,
+        "build a runtime that embeds the function",
+        False,
+        unsupported="no backend here builds runtimes with the function inside; functions "
+        "always travel with each job",
+    ),
     "log_level": KeySpec(
         (str, bool, type(None)),
-        "level of lithops' logs (default WARNING)",
+        "level of lithops' logs (default WARNING; false or null: lithops configures no logging)",
         choices=LOG_LEVELS,
         fold_case=True,
+        check=_log_level,
     ),
     "log_format": KeySpec(_STR, "logging format of lithops' logs"),
-    "log_stream": KeySpec(_STR, "where lithops' logs go (ext://sys.stderr, ext://sys.stdout)"),
+    "log_stream": KeySpec(
+        _STR,
+        "where lithops' logs go",
+        choices=LOG_STREAMS,
+    ),
     "log_filename": KeySpec((str, type(None)), "write lithops' logs to this file"),
     "monitoring": KeySpec(_STR, "job monitor (accepted for compatibility)", "storage"),
     "monitoring_interval": KeySpec(
-        _NUM, "monitor interval in seconds (accepted for compatibility)", 2, check=_positive
+        _NUM, "monitor interval in seconds (accepted for compatibility)", 2, check=check_positive
     ),
     "telemetry": KeySpec((str, bool), "telemetry backend (accepted for compatibility)", False),
     "telemetry_interval": KeySpec(_NUM, "telemetry interval (accepted for compatibility)"),
@@ -138,29 +185,58 @@ STANDALONE_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "standalone backend used when only mode=standalone is given"),
     "runtime": KeySpec(_STR, "python3 on the VM, or a Docker image to run calls in"),
     "exec_mode": KeySpec(_STR, "how VMs are obtained", choices=("consume", "create", "reuse")),
-    "use_gpu": KeySpec(_BOOL, "expose the VM's GPUs to the runtime"),
-    "pull_runtime": KeySpec(_BOOL, "docker pull the runtime image on each VM before a job"),
-    "start_timeout": KeySpec(_NUM, "seconds to wait for a VM to be ready (300)", check=_positive),
+    "use_gpu": KeySpec(
+        _BOOL,
+        "expose the VM's GPUs to the runtime",
+        False,
+        unsupported="the standalone agents do not pass GPUs to the runtime yet",
+    ),
+    "pull_runtime": KeySpec(
+        _BOOL,
+        "docker pull the runtime image on each VM before a job",
+        False,
+        unsupported="the standalone agents use the image the host has (docker pulls it "
+        "only when it is missing)",
+    ),
+    "start_timeout": KeySpec(
+        _NUM, "seconds to wait for a VM to be ready (300)", check=check_positive
+    ),
     "auto_dismantle": KeySpec(_BOOL, "stop VMs once they are idle (true)"),
     "soft_dismantle_timeout": KeySpec(
-        _NUM, "idle seconds (no job) before an agent stops its VM (300)", check=_positive
+        _NUM, "idle seconds (no job) before an agent stops its VM (300)", check=check_positive
     ),
     "hard_dismantle_timeout": KeySpec(
-        _NUM, "seconds a VM may run a job before it is stopped (3600)", check=_positive
+        _NUM, "seconds a VM may run a job before it is stopped (3600)", check=check_positive
     ),
-    "worker_processes": KeySpec((int, str), "parallel calls per VM (a number or AUTO)"),
+    "worker_processes": worker_processes_spec("parallel calls per VM (a number or AUTO)"),
     "workers_policy": KeySpec(
-        _STR, "start with fewer VMs than asked for", choices=("permissive", "strict")
+        _STR,
+        "start with fewer VMs than asked for (permissive) or fail (strict)",
+        "strict",
+        choices=("permissive", "strict"),
+        unsupported="every host must start, or the executor fails (strict is the only policy)",
     ),
-    "extra_apt_packages": KeySpec(_LIST, "apt packages installed on each VM"),
-    "extra_python_packages": KeySpec(_LIST, "pip packages installed on each VM"),
+    "extra_apt_packages": KeySpec(
+        _LIST,
+        "apt packages installed on each VM",
+        [],
+        unsupported="hosts are not set up with extra apt packages; use a Docker runtime "
+        "image that has them",
+    ),
+    "extra_python_packages": KeySpec(
+        _LIST,
+        "pip packages installed on each VM",
+        [],
+        unsupported="hosts are not set up with extra python packages; use a Docker runtime "
+        "image that has them",
+    ),
 }
 
 #: The ``serverless:`` section names the default serverless backend.
 SERVERLESS_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "serverless backend used when only mode=serverless is given"),
     "remote_invoker": KeySpec(_BOOL, "invoke from a function (accepted for compatibility)"),
-    "customized_runtime": KeySpec(_BOOL, "build a runtime that embeds the function"),
+    "customized_runtime": LITHOPS_KEYS["customized_runtime"],
 }
 
 #: Mode sections the core validates itself (``localhost:`` is the localhost backend's section).
@@ -172,17 +248,22 @@ MODE_SECTIONS: Mapping[str, Mapping[str, KeySpec]] = {
 #: Keys every compute backend section accepts, whatever its plugin declares: Lithops lets any
 #: of them be passed to ``FunctionExecutor(**kwargs)``, and a backend may ignore those it
 #: cannot honour (localhost has no ``runtime_memory``).
-COMMON_COMPUTE_KEYS: Mapping[str, str] = {
-    "runtime": "the runtime calls run in (a python path, an image, a function name)",
-    "runtime_memory": "memory per worker in MB",
-    "runtime_timeout": "platform timeout of one invocation, in seconds",
-    "max_workers": "most calls running at once",
-    "worker_processes": "parallel calls per worker",
-    "user_agent": "set by lithops",
+#: A backend's own declaration of one of these keys replaces the spec here.
+COMMON_COMPUTE_KEYS: Mapping[str, KeySpec] = {
+    "runtime": KeySpec(
+        (str, type(None)), "the runtime calls run in (a python path, an image, a function name)"
+    ),
+    "runtime_memory": KeySpec(_INT, "memory per worker in MB", check=check_positive),
+    "runtime_timeout": KeySpec(
+        _NUM, "platform timeout of one invocation, in seconds", check=check_positive
+    ),
+    "max_workers": KeySpec(_INT, "most calls running at once", check=check_at_least_one),
+    "worker_processes": worker_processes_spec("parallel calls per worker (a number or AUTO)"),
+    "user_agent": KeySpec(_STR, "set by lithops"),
 }
 
 #: Keys every storage backend section accepts.
-COMMON_STORAGE_KEYS: Mapping[str, str] = {
-    "storage_bucket": "bucket for lithops' own data",
-    "user_agent": "set by lithops",
+COMMON_STORAGE_KEYS: Mapping[str, KeySpec] = {
+    "storage_bucket": KeySpec(_STR, "bucket for lithops' own data"),
+    "user_agent": KeySpec(_STR, "set by lithops"),
 }

@@ -32,9 +32,9 @@ from lithops.config.keys import (
     STANDALONE,
     STANDALONE_KEYS,
 )
+from lithops.config.logconfig import DEFAULT_LOG_FORMAT, DEFAULT_LOG_STREAM
 from lithops.config.validation import (
-    allowed_backend_keys,
-    check_keys,
+    check_backend_values,
     did_you_mean,
     resolve_backend,
     validate_backend_sections,
@@ -59,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "localhost"
 DEFAULT_LOG_LEVEL = "WARNING"
-DEFAULT_LOG_FORMAT = "%(asctime)s [%(levelname)s] %(name)s -- %(message)s"
-DEFAULT_LOG_STREAM = "ext://sys.stderr"
 _USER_AGENT = f"lithops/{__version__}"
 
 
@@ -217,7 +215,7 @@ def _build(
 
     extra = {k: v for k, v in backend_overrides.items() if v is not None}
     if extra:
-        check_keys(info.name, extra, allowed_backend_keys([info]), backend_overrides_source)
+        check_backend_values(info.name, extra, [info], backend_overrides_source)
         data[info.name].update(copy.deepcopy(extra))
     if lithops["mode"] == STANDALONE:
         _apply_standalone(data, info)

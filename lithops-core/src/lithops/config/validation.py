@@ -21,6 +21,7 @@ from lithops.config.keys import (
     STANDALONE,
     STANDALONE_KEYS,
     KeySpec,
+    as_key_spec,
 )
 from lithops.errors import ConfigError, UnknownBackendError
 from lithops.plugins.types import BackendInfo, BackendKind
@@ -30,8 +31,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "allowed_backend_keys",
+    "backend_key_specs",
+    "check_backend_values",
     "check_keys",
     "check_section",
+    "check_value",
     "did_you_mean",
     "installed_backends_named",
     "resolve_backend",
@@ -84,7 +88,19 @@ def _describe_types(types: tuple[type, ...]) -> str:
     return " or ".join(names)
 
 
-def _check_value(section: str, key: str, value: Any, spec: KeySpec, source: str) -> None:
+def _allowed(spec: KeySpec) -> str:
+    """What a key accepts, in words: ``a whole number or 'AUTO'``."""
+    other = tuple(t for t in spec.types if t is not str) if spec.choices else spec.types
+    parts = [_describe_types(other)] if other else []
+    if spec.choices:
+        parts.append("one of: " + ", ".join(str(c) for c in spec.choices))
+    return " or ".join(parts)
+
+
+def check_value(section: str, key: str, value: Any, spec: KeySpec, source: str) -> None:
+    """Raise :class:`ConfigError` naming the key, the value and what is allowed, when ``value``
+    does not fit ``spec`` (type, choices, range) or the key is not supported here."""
+    where = _where(section, source)
     # bool is an int subclass: `execution_timeout: yes` must not pass as 1.
     type_ok = any(
         isinstance(value, t) and not (isinstance(value, bool) and t in (int, float))
@@ -92,21 +108,27 @@ def _check_value(section: str, key: str, value: Any, spec: KeySpec, source: str)
     )
     if not type_ok:
         raise ConfigError(
-            f"{key!r} in {_where(section, source)} must be {_describe_types(spec.types)}, "
+            f"{key!r} in {where} must be {_allowed(spec)}, "
             f"not {type(value).__name__} ({value!r}). {key}: {spec.help}."
         )
     if spec.choices and isinstance(value, str):
         folded = value.upper() if spec.fold_case else value
-        if folded not in spec.choices:
-            choices = [str(c) for c in spec.choices]
+        choices = [str(c) for c in spec.choices]
+        if folded not in choices:
             raise ConfigError(
-                f"{key!r} in {_where(section, source)} is {value!r}, which is not one of: "
-                f"{', '.join(choices)}.{did_you_mean(folded, choices)}"
+                f"{key!r} in {where} is {value!r}, which is not allowed: it must be "
+                f"{_allowed(spec)}.{did_you_mean(folded, choices)} {key}: {spec.help}."
             )
-    if spec.check is not None and not isinstance(value, (str, list, tuple, type(None))):
+    if spec.check is not None:
         problem = spec.check(value)
         if problem:
-            raise ConfigError(f"{key!r} in {_where(section, source)} {problem}, not {value!r}.")
+            raise ConfigError(f"{key!r} in {where} {problem}, not {value!r}. {key}: {spec.help}.")
+    if spec.unsupported and value is not None and value != spec.default:
+        keep = f" (or set it to {spec.default!r})" if spec.default is not None else ""
+        raise ConfigError(
+            f"{key!r} in {where} is {value!r}, which is not supported: {spec.unsupported}. "
+            f"Remove the key{keep}."
+        )
 
 
 def check_section(
@@ -115,7 +137,7 @@ def check_section(
     """Check the keys and values of a section the core owns."""
     check_keys(section, values, specs, source)
     for key, value in values.items():
-        _check_value(section, key, value, specs[key], source)
+        check_value(section, key, value, specs[key], source)
 
 
 def validate_core_sections(config: Mapping[str, Any], source: str) -> None:
@@ -141,19 +163,48 @@ def installed_backends_named(host: PluginHost, name: str) -> list[BackendInfo]:
     return found
 
 
-def allowed_backend_keys(infos: Iterable[BackendInfo]) -> set[str]:
-    """The keys a section shared by these backends accepts (compute and storage ``localhost``)."""
-    allowed: set[str] = set()
+def backend_key_specs(infos: Iterable[BackendInfo]) -> dict[str, KeySpec | None]:
+    """Every key a section shared by these backends accepts (compute and storage
+    ``localhost``), with its spec, or ``None`` when the plugin gave only a description."""
+    infos = list(infos)
+    specs: dict[str, KeySpec | None] = {}
+
+    def add(declared: Mapping[str, KeySpec | str]) -> None:
+        for key, value in declared.items():
+            spec = as_key_spec(value)
+            # A typed declaration wins over a description of the same key.
+            if spec is not None or key not in specs:
+                specs[key] = spec
+
     for info in infos:
-        allowed.update(info.config_keys)
         if info.kind == BackendKind.COMPUTE:
-            allowed.update(COMMON_COMPUTE_KEYS)
+            add(COMMON_COMPUTE_KEYS)
             if info.mode == STANDALONE:
                 # Lithops reads standalone settings from the backend's own section as well.
-                allowed.update(k for k in STANDALONE_KEYS if k != "backend")
+                add({k: v for k, v in STANDALONE_KEYS.items() if k != "backend"})
         elif info.kind == BackendKind.STORAGE:
-            allowed.update(COMMON_STORAGE_KEYS)
-    return allowed
+            add(COMMON_STORAGE_KEYS)
+    for info in infos:
+        # The plugin's own typed declarations come last: they replace the common specs.
+        add(info.config_keys)
+    return specs
+
+
+def allowed_backend_keys(infos: Iterable[BackendInfo]) -> set[str]:
+    """The keys a section shared by these backends accepts (compute and storage ``localhost``)."""
+    return set(backend_key_specs(infos))
+
+
+def check_backend_values(
+    section: str, values: Mapping[str, Any], infos: Iterable[BackendInfo], source: str
+) -> None:
+    """Check the keys of a backend section, and the values of the keys declared with a spec."""
+    specs = backend_key_specs(list(infos))
+    check_keys(section, values, specs, source)
+    for key, value in values.items():
+        spec = specs[key]
+        if spec is not None:
+            check_value(section, key, value, spec, source)
 
 
 def validate_backend_sections(config: Mapping[str, Any], host: PluginHost, source: str) -> None:
@@ -174,7 +225,7 @@ def validate_backend_sections(config: Mapping[str, Any], host: PluginHost, sourc
                 f"{_where(section, source)} must be a mapping of keys, "
                 f"not {type(values).__name__} ({values!r})"
             )
-        check_keys(section, values, allowed_backend_keys(infos), source)
+        check_backend_values(section, values, infos, source)
 
 
 def resolve_backend(host: PluginHost, name: str, kind: BackendKind) -> BackendInfo:

@@ -157,7 +157,9 @@ def lithops_storage_backend(name: str, config: Mapping[str, Any]) -> StorageBack
     Stops at first non-None result.
 
     :param name: the storage backend name (``localhost``, ``aws_s3``...).
-    :param config: the backend's config section (``config[name]``), plus ``storage_bucket``.
+    :param config: the backend's config section (``config[name]``), plus ``storage_bucket``;
+        for a name ``<provider>_<service>`` the keys of a ``<provider>`` section (Lithops'
+        ``aws:``, ``gcp:``) come first, as defaults the backend's own section overrides.
     :returns: a :class:`~lithops.storage.backend.StorageBackend`, or ``None`` when ``name``
         is not this plugin's.
     """

@@ -5,16 +5,31 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from lithops.errors import PluginError, UnknownBackendError
+from lithops.errors import BackendUnavailableError, PluginError, UnknownBackendError
 from lithops.plugins import hookspecs
 from lithops.plugins.discovery import find_entry_points
-from lithops.plugins.types import BackendInfo, BackendKind
+from lithops.plugins.types import (
+    BackendInfo,
+    BackendKind,
+    CallBatch,
+    CallKey,
+    ComputeHandle,
+    LogLine,
+    LogRequest,
+    ProvisionRequest,
+)
+
+if TYPE_CHECKING:
+    import click
+
+    from lithops.storage.backend import StorageBackend
+    from lithops.vm import VMProvider
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
 
@@ -37,15 +52,18 @@ KNOWN_DISTRIBUTIONS = {
 
 
 class PluginHost:
-    """The loaded plugins and the backends they registered.
+    """The loaded plugins, the backends they registered, and the typed facade of every hook.
 
-    Wraps ``pm.hook`` so call sites are typed and the loader's policy lives in one place.
+    Nothing outside this class calls ``pm.hook``: each hook has one method here with its real
+    types, and the rule for a missing answer is written once, in :meth:`_answer`: a dispatch
+    hook that no plugin answers (every implementation returned ``None``) raises
+    :class:`~lithops.errors.BackendUnavailableError`, never a silent ``None``.
     Build it with :func:`get_plugin_host`; nothing is loaded at import time.
     """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
-        self.pm = pm
-        self.hook = pm.hook
+        self._pm = pm
+        self._hook = pm.hook
         #: (kind, name) -> info; compute and storage may share a name (``localhost``)
         self.backends: dict[tuple[BackendKind, str], BackendInfo] = {}
         self.aliases: dict[tuple[BackendKind, str], str] = {}
@@ -83,13 +101,13 @@ class PluginHost:
 
     def register_module(self, module: ModuleType | Any, name: str, distribution: str) -> None:
         """Register one plugin object and collect the backends it announces."""
-        if self.pm.is_registered(module) or self.pm.has_plugin(name):
+        if self._pm.is_registered(module) or self._pm.has_plugin(name):
             return
-        self.pm.register(module, name=name)
+        self._pm.register(module, name=name)
         try:
-            self.pm.check_pending()
+            self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            self.pm.unregister(module)
+            self._pm.unregister(module)
             raise PluginError(
                 f"plugin {name!r} from {distribution} implements a hook lithops does not define "
                 f"({exc}); check the hook name's spelling against lithops.plugins.hookspecs"
@@ -98,14 +116,14 @@ class PluginHost:
         def register(info: BackendInfo) -> None:
             self._add_backend(info, distribution)
 
-        caller = self.pm.subset_hook_caller(
+        caller = self._pm.subset_hook_caller(
             "lithops_register_backends",
-            remove_plugins=[p for p in self.pm.get_plugins() if p is not module],
+            remove_plugins=[p for p in self._pm.get_plugins() if p is not module],
         )
         try:
             caller(register=register)
         except Exception:
-            self.pm.unregister(module)
+            self._pm.unregister(module)
             raise
 
     def _add_backend(self, info: BackendInfo, distribution: str) -> None:
@@ -150,6 +168,89 @@ class PluginHost:
     def of_kind(self, kind: BackendKind) -> list[BackendInfo]:
         return [b for b in self.backends.values() if b.kind == kind]
 
+    def find(self, name: str, kind: BackendKind) -> BackendInfo | None:
+        """The ``kind`` backend registered as ``name`` (or an alias), or ``None``."""
+        return self.backends.get((kind, self.aliases.get((kind, name), name)))
+
+    # -- the hooks, typed (the facade) ----------------------------------------------------
+
+    def provision(self, request: ProvisionRequest) -> ComputeHandle:
+        """``lithops_provision``: a handle for ``request.backend``."""
+        answer = self._hook.lithops_provision(request=request)
+        return self._answer(answer, "lithops_provision", request.backend, BackendKind.COMPUTE)
+
+    def invoke(self, handle: ComputeHandle, batch: CallBatch) -> None:
+        """``lithops_invoke``: hand ``batch`` to the backend behind ``handle``."""
+        answer = self._hook.lithops_invoke(handle=handle, batch=batch)
+        self._answer(answer, "lithops_invoke", _handle_backend(handle), BackendKind.COMPUTE)
+
+    def cancel(self, handle: ComputeHandle, keys: list[CallKey]) -> None:
+        """``lithops_cancel``: stop these calls on the backend behind ``handle``."""
+        answer = self._hook.lithops_cancel(handle=handle, keys=keys)
+        self._answer(answer, "lithops_cancel", _handle_backend(handle), BackendKind.COMPUTE)
+
+    def release(self, handle: ComputeHandle, dismantle: bool = False) -> None:
+        """``lithops_release``: the executor is done with ``handle``."""
+        answer = self._hook.lithops_release(handle=handle, dismantle=dismantle)
+        self._answer(answer, "lithops_release", _handle_backend(handle), BackendKind.COMPUTE)
+
+    def stream_logs(self, request: LogRequest) -> Iterator[LogLine]:
+        """``lithops_stream_logs``: the lines functions printed (live with ``follow``)."""
+        answer = self._hook.lithops_stream_logs(request=request)
+        return self._answer(answer, "lithops_stream_logs", request.backend, BackendKind.COMPUTE)
+
+    def storage_backend(self, name: str, config: Mapping[str, Any]) -> StorageBackend:
+        """``lithops_storage_backend``: the storage backend ``name``, created from ``config``."""
+        answer = self._hook.lithops_storage_backend(name=name, config=config)
+        return self._answer(answer, "lithops_storage_backend", name, BackendKind.STORAGE)
+
+    def vm_provider(self, name: str, config: Mapping[str, Any]) -> VMProvider:
+        """``lithops_vm_provider``: the VM provider ``name``, created from ``config``."""
+        answer = self._hook.lithops_vm_provider(name=name, config=config)
+        return self._answer(answer, "lithops_vm_provider", name, BackendKind.VM_PROVIDER)
+
+    def cli_commands(
+        self, cli: click.Group, on_plugin: Callable[[str | None], None] | None = None
+    ) -> list[str]:
+        """``lithops_cli_commands``, one plugin at a time: a plugin whose hook raises is
+        reported and the others still add their commands.
+
+        :param on_plugin: told each plugin's name before it runs, and ``None`` after.
+        :returns: the problems, one line per failed plugin.
+        """
+        problems = []
+        for impl in self._hook.lithops_cli_commands.get_hookimpls():
+            if on_plugin is not None:
+                on_plugin(impl.plugin_name)
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                problems.append(
+                    f"plugin {impl.plugin_name!r} failed to add its commands: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            finally:
+                if on_plugin is not None:
+                    on_plugin(None)
+        return problems
+
+    def _answer(self, answer: Any, hook: str, name: str, kind: BackendKind) -> Any:
+        """The one rule for dispatch hooks: no answer is an error that says what to fix."""
+        if answer is not None:
+            return answer
+        info = self.find(name, kind)
+        if info is None:
+            raise BackendUnavailableError(
+                f"no installed plugin answered {hook} for {kind.value.replace('_', ' ')} "
+                f"backend {name!r}: it is not installed, or the object handed to it did not "
+                f"come from its plugin. `lithops backends` lists what is installed"
+            )
+        raise BackendUnavailableError(
+            f"the {name!r} backend registered by {info.distribution} did not answer {hook} "
+            f"(every implementation returned None); reinstall {info.distribution} or report "
+            f"this to its authors"
+        )
+
 
 class DuplicateBackendError(PluginError):
     """Two distributions register the same backend name."""
@@ -157,6 +258,10 @@ class DuplicateBackendError(PluginError):
     def __init__(self, key: tuple[BackendKind, str], message: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+def _handle_backend(handle: Any) -> str:
+    return str(getattr(handle, "backend", None) or type(handle).__name__)
 
 
 def _disabled_plugins() -> set[str]:

@@ -14,6 +14,7 @@ __all__ = [
     "CallKey",
     "ComputeHandle",
     "EventSink",
+    "KeySpec",
     "LogLine",
     "LogRequest",
     "ProvisionRequest",
@@ -36,6 +37,35 @@ class BackendKind(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class KeySpec:
+    """One config key: its type, default and allowed values (the core's and plugins' keys).
+
+    :param types: accepted Python types of the value (``bool`` is never taken for ``int``).
+    :param help: one line for error messages and docs.
+    :param default: filled in when the key is missing (``None``: left missing).
+    :param choices: the accepted values, when the value is one of a fixed set.
+    :param check: extra check of a value of the right type, returning what is wrong with it
+        (``"must be more than 0"``), or ``None`` when the value is fine.
+    :param fold_case: compare a string value with ``choices`` ignoring case.
+    :param unsupported: why this key cannot be honoured here. Such a key is still known (no
+        "unknown key" error), but any value other than ``default`` (which is what lithops does
+        anyway) is rejected with this reason, instead of being accepted and ignored.
+
+    A plugin declares its section's keys with ``BackendInfo.config_keys``, mapping each key to a
+    ``KeySpec`` (checked when the executor is created) or to a plain description (only the
+    key's name is checked).
+    """
+
+    types: tuple[type, ...]
+    help: str
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    fold_case: bool = False
+    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
+    unsupported: str = ""
+
+
+@dataclass(frozen=True)
 class BackendInfo:
     """One backend announced by a plugin through ``lithops_register_backends``.
 
@@ -45,10 +75,20 @@ class BackendInfo:
     :param capabilities: free-form flags the contract suite and the core read, e.g.
         ``"cancel"`` (running calls can be stopped), ``"timeout"`` (per-call timeouts enforced by
         stopping the worker), ``"docker"`` (runtime may name an image), ``"logs"`` (live log
-        streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``).
-    :param config_keys: the keys accepted in the backend's config section, mapped to a short
-        description; an unknown key is an error that lists these.
+        streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``),
+        ``"running"`` (calls are reported through ``EventSink.running`` as they start, so the
+        core holds the backend to ``ack_timeout``).
+    :param config_keys: the keys accepted in the backend's config section, each mapped to a
+        :class:`KeySpec` (its value is checked when an executor is created) or to a short
+        description (only the name is checked); an unknown key is an error that lists these.
     :param aliases: other names accepted for this backend (``vm`` for ``ssh``).
+    :param ack_timeout: seconds within which the backend reports a call running (or
+        finished) once it has room for it: when fewer than ``capacity`` of an executor's
+        batches are under way, or the previous call of the same batch ended. Past it the core
+        ends the call with ``WorkerLostError`` and asks the backend to cancel it. A backend
+        that does not report running calls (no ``"running"`` capability, and never calls
+        ``EventSink.running``) acknowledges with the result instead: it gets the call's
+        ``timeout`` plus a grace.
     :param distribution: filled in by the core with the distribution that registered it.
     """
 
@@ -56,9 +96,10 @@ class BackendInfo:
     kind: BackendKind
     mode: str | None = None
     capabilities: frozenset[str] = frozenset()
-    config_keys: Mapping[str, str] = field(default_factory=dict)
+    config_keys: Mapping[str, KeySpec | str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     description: str = ""
+    ack_timeout: float = 60.0
     distribution: str = ""
 
 

@@ -74,14 +74,11 @@ class Storage:
         from lithops.plugins.types import BackendKind
 
         name = host.resolve(name, BackendKind.STORAGE).name
-        handler = host.hook.lithops_storage_backend(
-            name=name, config={**section, "storage_bucket": bucket}
-        )
-        if handler is None:
-            raise PluginError(
-                f"storage backend {name!r} is registered but no plugin created it: its "
-                f"lithops_storage_backend hook returned None; report this to the plugin's authors"
-            )
+        # Lithops' provider sections (``aws:`` for ``aws_s3``, ``gcp:`` for ``gcp_storage``)
+        # hold region and credentials shared by a provider's services: defaults of the section.
+        provider = full.get(name.partition("_")[0]) if "_" in name else None
+        shared = dict(provider) if isinstance(provider, Mapping) else {}
+        handler = host.storage_backend(name, {**shared, **section, "storage_bucket": bucket})
         self._setup(name, handler, bucket, section, full)
 
     def _setup(

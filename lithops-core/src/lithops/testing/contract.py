@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import lithops
-from lithops.errors import CallTimeoutError, WorkerLostError
+from lithops.errors import BackendUnavailableError, CallTimeoutError, WorkerLostError
 from lithops.plugins.manager import get_plugin_host
 from lithops.plugins.types import (
     BackendInfo,
@@ -73,7 +73,9 @@ class BackendContract:
         assert self.info.distribution
 
     def test_dispatch_hooks_ignore_other_backends(self, executor_config: dict[str, Any]) -> None:
-        hook = get_plugin_host().hook
+        # No plugin may answer lithops_provision, lithops_invoke, lithops_cancel or
+        # lithops_release for what is not its own: the host then raises, naming the hook.
+        host = get_plugin_host()
         request = ProvisionRequest(
             backend="no-such-backend-xyz",
             config=executor_config,
@@ -81,11 +83,16 @@ class BackendContract:
             runtime_memory=None,
             events=None,  # type: ignore[arg-type]  # never used: no plugin may answer
         )
-        assert hook.lithops_provision(request=request) is None
+        stranger: Any = object()
         batch = CallBatch(job_key="x/M000", calls=[], message=b"", timeout=None)
-        assert hook.lithops_invoke(handle=object(), batch=batch) is None
-        assert hook.lithops_cancel(handle=object(), keys=[]) is None
-        assert hook.lithops_release(handle=object(), dismantle=False) is None
+        for hook, call in (
+            ("lithops_provision", lambda: host.provision(request)),
+            ("lithops_invoke", lambda: host.invoke(stranger, batch)),
+            ("lithops_cancel", lambda: host.cancel(stranger, [])),
+            ("lithops_release", lambda: host.release(stranger, dismantle=False)),
+        ):
+            with pytest.raises(BackendUnavailableError, match=hook):
+                call()
 
     # -- results ------------------------------------------------------------------------------
 
@@ -174,7 +181,7 @@ class BackendContract:
         )
         deadline = time.monotonic() + 5
         while True:
-            lines = list(get_plugin_host().hook.lithops_stream_logs(request=request) or [])
+            lines = list(get_plugin_host().stream_logs(request))
             if any("contract line 1" in line.text for line in lines) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

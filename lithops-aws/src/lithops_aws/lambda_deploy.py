@@ -1,0 +1,228 @@
+"""Deploying the default runtime: a zip function of the client's own code, once per
+(runtime, memory, our version).
+
+The function's code is the core's worker package (:func:`lithops.packaging.worker_package`)
+plus this distribution (the S3 storage factory workers use), and its handler is
+:func:`lithops.worker.serverless.handler`. The package's content digest is in the function's
+name, so a client of another version (or a patched checkout) deploys its own function beside
+the old one and an unchanged client finds its function already there. Before any job is
+sent, a metadata invocation checks the function's Python minor and wire version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from typing import Any
+
+import botocore.exceptions
+
+from lithops import wire
+from lithops.errors import BackendUnavailableError, ConfigError, WireVersionError
+from lithops.packaging import WorkerPackage, worker_package
+from lithops.worker.serverless import from_json
+from lithops_aws.lambda_config import LambdaSettings
+
+__all__ = ["FUNCTION_PREFIX", "HANDLER", "LambdaRuntime", "deploy", "function_name"]
+
+logger = logging.getLogger(__name__)
+
+HANDLER = "lithops.worker.serverless.handler"
+FUNCTION_PREFIX = "lithops-w"
+_ACTIVE_TIMEOUT_S = 300.0
+_deployed: dict[tuple[str, ...], LambdaRuntime] = {}
+_deploy_lock = threading.Lock()
+
+
+def runtime_package() -> WorkerPackage:
+    return worker_package(extra=("lithops_aws",))
+
+
+def python_runtime() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def function_name(package: WorkerPackage, settings: LambdaSettings) -> str:
+    """``lithops-w[-<namespace>]-<version>-<digest>-<memory>mb``, at most 64 characters."""
+    version = package.tag.replace(".", "-")
+    namespace = re.sub(r"[^A-Za-z0-9-]", "-", settings.namespace)[:16]
+    parts = [FUNCTION_PREFIX, namespace, version, f"{settings.memory}mb"]
+    if settings.architecture != "x86_64":
+        parts.append(settings.architecture)
+    return "-".join(p for p in parts if p)[:64]
+
+
+class LambdaRuntime:
+    """A deployed, checked function: ``name`` is what to invoke."""
+
+    def __init__(self, name: str, arn: str, memory: int, timeout: int, hello: dict[str, Any]):
+        self.name = name
+        self.arn = arn
+        self.memory = memory
+        self.timeout = timeout
+        self.hello = hello
+
+
+def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
+    """Find or create the function for ``settings``, wait until it is active, check it."""
+    if settings.runtime:
+        raise ConfigError(
+            f"aws_lambda runtime {settings.runtime!r}: container-image runtimes are not "
+            f"supported yet; remove 'runtime' from the aws_lambda section to use the default "
+            f"runtime (this client's own code, deployed as a zip)"
+        )
+    package = runtime_package()
+    name = function_name(package, settings)
+    env = json.dumps(settings.env_vars, sort_keys=True)
+    key = (str(client.meta.endpoint_url), name, str(settings.timeout), env)
+    with _deploy_lock:
+        known = _deployed.get(key)
+        if known is not None:
+            return known
+        config = _get_function(client, name)
+        if config is None:
+            config = _create(client, name, package, settings)
+        config = _wait_active(client, name, config)
+        config = _update_settings(client, name, config, settings)
+        hello = _check(client, name)
+        runtime = LambdaRuntime(
+            name, config["FunctionArn"], settings.memory, int(config.get("Timeout") or 0), hello
+        )
+        _deployed[key] = runtime
+        return runtime
+
+
+def forget(client: Any, name: str) -> None:
+    """Drop a function from the process's cache (after it was deleted)."""
+    endpoint = str(client.meta.endpoint_url)
+    with _deploy_lock:
+        for key in [k for k in _deployed if k[:2] == (endpoint, name)]:
+            del _deployed[key]
+
+
+def _get_function(client: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(client.get_function(FunctionName=name)["Configuration"])
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None
+        raise BackendUnavailableError(f"cannot look up Lambda function {name}: {exc}") from exc
+
+
+def _create(
+    client: Any, name: str, package: WorkerPackage, settings: LambdaSettings
+) -> dict[str, Any]:
+    if not settings.execution_role:
+        raise ConfigError(
+            "the aws_lambda section has no 'execution_role': set it to the ARN of an IAM role "
+            "the functions may assume (it needs S3 access to the storage bucket), e.g. "
+            "arn:aws:iam::<account>:role/lithops-execution-role"
+        )
+    logger.info("deploying Lambda function %s (%d KiB of code)", name, package.size >> 10)
+    kwargs: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": python_runtime(),
+        "Role": settings.execution_role,
+        "Handler": HANDLER,
+        "Code": {"ZipFile": package.zip()},
+        "Description": f"lithops {package.tag} worker runtime",
+        "MemorySize": settings.memory,
+        "Timeout": settings.timeout,
+        "Architectures": [settings.architecture],
+        "EphemeralStorage": {"Size": settings.ephemeral_storage},
+        "Environment": {"Variables": {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}},
+        "Tags": {**settings.user_tags, "lithops-version": package.tag, "lithops": "runtime"},
+    }
+    if settings.vpc:
+        kwargs["VpcConfig"] = {
+            "SubnetIds": list(settings.vpc.get("subnets") or []),
+            "SecurityGroupIds": list(settings.vpc.get("security_groups") or []),
+        }
+    if settings.efs:
+        kwargs["FileSystemConfigs"] = [
+            {"Arn": fs["access_point"], "LocalMountPath": fs["mount_path"]} for fs in settings.efs
+        ]
+    try:
+        return dict(client.create_function(**kwargs))
+    except botocore.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceConflictException":
+            found = _get_function(client, name)  # another client deployed it meanwhile
+            if found is not None:
+                return found
+        raise BackendUnavailableError(
+            f"cannot create Lambda function {name}: {exc}. Check that execution_role "
+            f"({settings.execution_role}) exists and may be passed to Lambda"
+        ) from exc
+
+
+def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, Any]:
+    deadline = time.monotonic() + _ACTIVE_TIMEOUT_S
+    delay = 0.5
+    while True:
+        state = config.get("State") or "Active"
+        update = config.get("LastUpdateStatus") or "Successful"
+        if state == "Active" and update != "InProgress":
+            return config
+        if state == "Failed" or update == "Failed":
+            raise BackendUnavailableError(
+                f"Lambda function {name} failed to deploy: {config.get('StateReason')}; "
+                f"delete it ({_delete_hint(name)}) and try again"
+            )
+        if time.monotonic() > deadline:
+            raise BackendUnavailableError(
+                f"Lambda function {name} is still {state} after {_ACTIVE_TIMEOUT_S:.0f} s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        config = _get_function(client, name) or config
+
+
+def _update_settings(
+    client: Any, name: str, config: dict[str, Any], settings: LambdaSettings
+) -> dict[str, Any]:
+    """Apply a changed ``runtime_timeout`` or ``env_vars`` to a function found deployed."""
+    wanted = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
+    current = dict((config.get("Environment") or {}).get("Variables") or {})
+    if int(config.get("Timeout") or 0) == settings.timeout and current == wanted:
+        return config
+    logger.info("updating Lambda function %s: timeout %d s", name, settings.timeout)
+    try:
+        updated = client.update_function_configuration(
+            FunctionName=name, Timeout=settings.timeout, Environment={"Variables": wanted}
+        )
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot update Lambda function {name}: {exc}") from exc
+    return _wait_active(client, name, dict(updated))
+
+
+def _delete_hint(name: str) -> str:
+    return f"`aws lambda delete-function --function-name {name}`"
+
+
+def _check(client: Any, name: str) -> dict[str, Any]:
+    """The function's wire hello; raises when its Python or wire version cannot serve us."""
+    try:
+        response = client.invoke(FunctionName=name, Payload=json.dumps({"t": "metadata"}))
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot invoke Lambda function {name}: {exc}") from exc
+    body = response["Payload"].read()
+    try:
+        hello = from_json(json.loads(body))
+    except ValueError:
+        hello = None
+    if response.get("FunctionError") or not isinstance(hello, dict):
+        raise BackendUnavailableError(
+            f"Lambda function {name} did not answer the lithops metadata call "
+            f"({body[:500]!r}); delete it ({_delete_hint(name)}) so that it is deployed again"
+        )
+    try:
+        wire.check_hello(hello, f"Lambda function {name}")
+    except WireVersionError as exc:
+        raise WireVersionError(
+            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
+        ) from None
+    return hello

@@ -1,0 +1,142 @@
+"""The lithops-aws plugin module: registers ``aws_lambda`` (serverless) and ``aws_s3`` (storage).
+
+boto3 is imported only when one of these backends is used, so other backends' cold starts do
+not pay for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from lithops.plugins import hookimpl
+from lithops.plugins.types import (
+    BackendInfo,
+    BackendKind,
+    CallBatch,
+    CallKey,
+    ProvisionRequest,
+    RegisterBackend,
+)
+from lithops_aws.lambda_config import LAMBDA_KEYS
+
+if TYPE_CHECKING:
+    from lithops_aws.lambda_invoke import LambdaHandle
+    from lithops_aws.s3 import S3StorageBackend
+
+__all__ = [
+    "lithops_cancel",
+    "lithops_invoke",
+    "lithops_provision",
+    "lithops_register_backends",
+    "lithops_release",
+    "lithops_storage_backend",
+]
+
+S3 = "aws_s3"
+LAMBDA = "aws_lambda"
+
+S3_KEYS: Mapping[str, str] = {
+    "storage_bucket": "bucket for lithops' data (default lithops-<account>-<region>, created)",
+    "region": "the bucket's region (default: the aws section's)",
+    "endpoint": "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)",
+    "access_key_id": "access key (default: the aws section's, else boto3's chain)",
+    "secret_access_key": "secret of the access key",
+    "session_token": "session token of temporary credentials",
+}
+
+
+@hookimpl
+def lithops_register_backends(register: RegisterBackend) -> None:
+    register(
+        BackendInfo(
+            name=S3,
+            kind=BackendKind.STORAGE,
+            capabilities=frozenset({"range", "stream", "multipart"}),
+            config_keys=S3_KEYS,
+            description="Amazon S3 (and S3-compatible stores through `endpoint`)",
+        )
+    )
+    register(
+        BackendInfo(
+            name=LAMBDA,
+            kind=BackendKind.COMPUTE,
+            mode="serverless",
+            capabilities=frozenset({"timeout", "worker_lost", "logs"}),
+            config_keys=LAMBDA_KEYS,
+            description="AWS Lambda: one synchronous invocation per batch of calls",
+        )
+    )
+
+
+@hookimpl
+def lithops_storage_backend(name: str, config: Mapping[str, Any]) -> S3StorageBackend | None:
+    if name != S3:
+        return None
+    from lithops_aws.s3 import S3StorageBackend
+
+    return S3StorageBackend(config)
+
+
+@hookimpl
+def lithops_provision(request: ProvisionRequest) -> LambdaHandle | None:
+    if request.backend != LAMBDA:
+        return None
+    from lithops_aws.lambda_config import LambdaSettings
+    from lithops_aws.lambda_deploy import deploy
+    from lithops_aws.lambda_invoke import LambdaHandle
+    from lithops_aws.session import make_client, make_session
+
+    settings = LambdaSettings.from_config(request.config, request.runtime_memory)
+    client = make_client(
+        make_session(settings.boto),
+        "lambda",
+        settings.boto,
+        # A synchronous invoke waits for the whole call; retries are the handle's own.
+        read_timeout=settings.timeout + 60,
+        connect_timeout=10,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=min(settings.pool_threads, settings.max_workers) + 4,
+    )
+    runtime = deploy(client, settings)
+    config = request.config
+
+    def storage() -> Any:
+        from lithops.storage import Storage
+
+        return Storage(config=config)
+
+    return LambdaHandle(client, runtime, settings, request.events, storage)
+
+
+def _mine(handle: Any) -> bool:
+    return getattr(handle, "backend", None) == LAMBDA and hasattr(handle, "runtime")
+
+
+@hookimpl
+def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.invoke(batch)
+    return True
+
+
+@hookimpl
+def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.cancel(keys)
+    return True
+
+
+@hookimpl
+def lithops_release(handle: Any, dismantle: bool) -> bool | None:
+    if not _mine(handle):
+        return None
+    handle.release()
+    if dismantle:
+        from lithops_aws.lambda_deploy import forget
+
+        handle.client.delete_function(FunctionName=handle.runtime.name)
+        forget(handle.client, handle.runtime.name)
+    return True
