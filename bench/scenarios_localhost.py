@@ -219,6 +219,7 @@ def big_payloads(ctx: BenchContext) -> ScenarioReport:
             "size": PAYLOAD_BYTES,
             "repeats": ctx.repeats(peer),
             "warmup": WARMUP,
+            "no_data_limit": True,
         }
         timeout_s = 600 if peer == "lithops38" else 300
         with ctx.peers.session(peer) as session:
