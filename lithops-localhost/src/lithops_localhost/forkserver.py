@@ -18,7 +18,7 @@ SIGKILLs every worker's process group; a worker whose template dies gets SIGKILL
 from __future__ import annotations
 
 import itertools
-import json
+import marshal
 import os
 import socket
 import subprocess
@@ -33,6 +33,8 @@ from lithops_localhost.launcher import describe_exit
 
 __all__ = ["ForkServerLauncher", "TemplateWorker"]
 
+#: The template's command (``-c`` rather than ``-m``: runpy's imports would delay it).
+TEMPLATE_MAIN = "from lithops_localhost.template import main; main()"
 #: How long a worker request may wait for the template (its first start included).
 SPAWN_TIMEOUT = 30.0
 _RECV_BYTES = 1 << 16
@@ -87,7 +89,7 @@ class _Template:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         try:
             self.process = subprocess.Popen(
-                [python, "-m", "lithops_localhost.template", str(theirs.fileno())],
+                [python, "-c", TEMPLATE_MAIN, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -113,7 +115,7 @@ class _Template:
         _TEMPLATES.add(self)
 
     def request(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode()
+        data = marshal.dumps(message)
         try:
             with self._send_lock:
                 self.sock.send(data)
@@ -158,7 +160,7 @@ class _Template:
 
     def _unavailable(self, why: str) -> BackendUnavailableError:
         return BackendUnavailableError(
-            f"the worker template process ({self.python} -m lithops_localhost.template) could "
+            f"the worker template process ({self.python} -c {TEMPLATE_MAIN!r}) could "
             f"not start a worker: {why}. Its own error, if any, is on this program's stderr; "
             f"LITHOPS_WORKER_START=spawn starts each worker as a fresh interpreter instead"
         )
@@ -178,7 +180,7 @@ class _Template:
                 data, fds = b"", []
             if not data:
                 break
-            message = json.loads(data)
+            message = marshal.loads(data)
             op = message.get("op")
             if op == "exit":
                 with self._lock:

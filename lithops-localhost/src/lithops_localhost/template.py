@@ -1,11 +1,12 @@
 """The worker template: a clean, single-threaded process that forks workers for one client.
 
-``python -m lithops_localhost.template FD`` is exec'd once per launcher (see
-:mod:`lithops_localhost.forkserver`) with the worker runtime already imported, so forking a worker
-costs about a millisecond and the worker inherits no thread and no lock of the client. It never
-starts a thread, so a fork from it is always safe.
+``python -c "from lithops_localhost.template import main; main()" FD`` is exec'd once per
+launcher (see :mod:`lithops_localhost.forkserver`) with the worker runtime already imported, so
+forking a worker costs about a millisecond and the worker inherits no thread and no lock of the
+client. It never starts a thread, so a fork from it is always safe.
 
-Control channel: a ``SOCK_SEQPACKET`` unix socket (``FD``), one JSON message per packet.
+Control channel: a ``SOCK_SEQPACKET`` unix socket (``FD``), one message per packet: a dict of
+strings, numbers and lists in :mod:`marshal` format (built in: nothing to import).
 
 * client -> template: ``{"op": "spawn", "id", "env", "cwd", "path"}``; ``{"op": "kill", "pid"}``.
 * template -> client: ``{"op": "spawned", "id", "pid"}`` with two descriptors attached (the write
@@ -21,7 +22,7 @@ call started along with it.
 from __future__ import annotations
 
 import fcntl
-import json
+import marshal
 import os
 import selectors
 import signal
@@ -74,7 +75,7 @@ class Template:
         signal.signal(signal.SIGCHLD, lambda *_: None)
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
-        data = json.dumps(message).encode()
+        data = marshal.dumps(message)
         try:
             if fds:
                 socket.send_fds(self.control, [data], fds)
@@ -100,7 +101,7 @@ class Template:
                 if not data:
                     self.shutdown()
                     return
-                self.handle(json.loads(data))
+                self.handle(marshal.loads(data))
 
     def handle(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -229,11 +230,11 @@ def _max_fd() -> int:
         return 65536
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
     # Ctrl-C in the client's terminal is the client's business; the client's end of the channel
     # closing is what ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    control = socket.socket(fileno=int(argv[0]))
+    control = socket.socket(fileno=int((sys.argv[1:] if argv is None else argv)[0]))
     control.set_inheritable(False)
     import lithops.worker.serve  # noqa: F401  (preloaded: every worker forked from here has it)
 
