@@ -80,6 +80,10 @@ class _Template:
     def __init__(self, python: str) -> None:
         self.python = python
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:  # a request carries the client's environment: room for a large one in one packet
+            mine.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        except OSError:
+            pass
         env = dict(os.environ)
         # The template imports what the client imports (lithops itself may be on a path the
         # client added at run time).
