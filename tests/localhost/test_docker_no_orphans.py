@@ -62,16 +62,25 @@ def test_a_killed_client_leaves_no_container_and_no_call_running(
         assert client.stdout.readline().strip() == "running"
         (container,) = engine.containers.list(filters=label)
         # The keeper, the lease and two workers running the calls.
+        deadline = time.monotonic() + 10
+        while len(container.top()["Processes"]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert len(container.top()["Processes"]) >= 4
         os.kill(client.pid, signum)
         client.wait(30)
         deadline = time.monotonic() + 10
-        while engine.containers.list(all=True, filters=label) and time.monotonic() < deadline:
+        while _containers(engine, label) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert engine.containers.list(all=True, filters=label) == []
+        assert _containers(engine, label) == []
     finally:
         if client.poll() is None:
             client.kill()
             client.wait()
-        for leftover in engine.containers.list(all=True, filters=label):
-            leftover.remove(force=True)
+        for leftover in _containers(engine, label):
+            engine.api.remove_container(leftover, force=True)
+
+
+def _containers(engine: Any, label: dict[str, str]) -> list[str]:
+    # The low-level listing: the SDK's containers.list() inspects each one afterwards, and
+    # fails on a container removed in between (which is exactly what happens here).
+    return [c["Id"] for c in engine.api.containers(all=True, filters=label)]
