@@ -1,9 +1,10 @@
 """``fexec.job_summary()``: one CSV row per job of an executor, with a cost column.
 
-The cost comes from the compute backend: a compute handle that has
-``calc_cost(runtimes_s: list[float], memory_mb: list[int | None]) -> float`` fills it (a
-serverless backend prices GB-seconds, a VM backend instance hours). Localhost is free: 0.
-Any other backend without ``calc_cost`` leaves the cell empty (unknown, not zero).
+The cost comes from the compute backend: the handle's ``cost(usage: JobUsage)`` method (see
+:class:`lithops.plugins.types.ComputeHandle`) prices the job in US dollars (a serverless
+backend what it was billed, a VM backend instance hours); Lithops' older
+``calc_cost(runtimes_s, memory_mb)`` still works. Localhost is free: 0. Any other backend
+without either leaves the cell empty (unknown, not zero), as does a ``cost`` of ``None``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lithops.future import CallState
 from lithops.logs import logs_dir
+from lithops.plugins.types import JobUsage
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
@@ -41,10 +43,15 @@ COLUMNS = (
 )
 
 
-def _cost(executor: FunctionExecutor, runtimes: list[float], memory: list[int | None]) -> Any:
-    calc = getattr(executor.compute_handle, "calc_cost", None)
+def _cost(executor: FunctionExecutor, usage: JobUsage) -> Any:
+    handle = executor.compute_handle
+    cost = getattr(handle, "cost", None)
+    if callable(cost):
+        value = cost(usage)
+        return "" if value is None else round(float(value), 10)
+    calc = getattr(handle, "calc_cost", None)
     if callable(calc):
-        return calc(runtimes, memory)
+        return calc(list(usage.exec_times_s), [usage.memory_mb] * len(usage.exec_times_s))
     return 0.0 if executor.mode == "localhost" else ""
 
 
@@ -74,7 +81,7 @@ def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
         "avg_exec_time_s": round(statistics.fmean(runtimes), 6) if runtimes else "",
         "total_exec_time_s": round(sum(runtimes), 6),
         "wall_time_s": round(max(ended) - min(submitted), 6) if ended and submitted else "",
-        "cost": _cost(executor, runtimes, [memory] * len(runtimes)),
+        "cost": _cost(executor, JobUsage(job["job_key"], job["calls"], tuple(runtimes), memory)),
     }
 
 

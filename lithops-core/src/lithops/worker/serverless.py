@@ -20,6 +20,11 @@ its own platform identity). When ``"spill"`` is given (``{"limit": bytes, "prefi
 prefix}``), a response larger than ``limit`` is written to storage under the prefix and the
 response carries ``"records_ref"``; the client reads the records from there and deletes them.
 
+``"config"`` (optional) is the compute part of the client's config, without secrets, for a call
+that opens its own executor (nested): it is merged under the job's ``LITHOPS_CONFIG`` (which
+names the storage), so ``FunctionExecutor()`` inside the call runs on the same backend with
+the function's own platform identity.
+
 ``"timeout"`` in the batch message is enforced per call with a timer signal when the handler runs
 in the main thread (as it does on Lambda): the call fails with
 :class:`~lithops.errors.CallTimeoutError` and the next call of the batch still runs.
@@ -31,6 +36,7 @@ import base64
 import json
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -102,7 +108,12 @@ def _storage(event: dict[str, Any]) -> Any:
 
 
 def run_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready)."""
+    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready).
+
+    ``duration_ms`` in the response is how long the handler ran: what a backend bills from when
+    the platform does not report its own billed duration.
+    """
+    began = time.monotonic()
     _check_wire(event)
     ref = event.get("message_ref")
     if ref:
@@ -111,6 +122,8 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
         payload = base64.b64decode(event["message"])
     assert isinstance(payload, bytes)
     message = wire.decode(payload)
+    if event.get("config"):
+        message["env"] = _with_nested_config(dict(message.get("env") or {}), event["config"])
     records: list[dict[str, Any]] = []
     with _CallTimer(message.get("timeout")) as timer:
         run_batch(
@@ -124,6 +137,7 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
         "t": "results",
         "wire": list(wire.WIRE_VERSION),
         "records": to_json(records),
+        "duration_ms": round((time.monotonic() - began) * 1000, 3),
     }
     spill = event.get("spill")
     if spill:
@@ -137,6 +151,17 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
             response["records"] = []
             response["records_ref"] = {"bucket": storage.bucket, "key": key, "size": size}
     return response
+
+
+def _with_nested_config(env: dict[str, str], nested: dict[str, Any]) -> dict[str, str]:
+    from lithops.config.files import CONFIG_ENV
+
+    job = json.loads(env.get(CONFIG_ENV) or "{}")
+    merged = {**nested, **job}
+    for section in set(nested) & set(job):
+        merged[section] = {**nested[section], **job[section]}
+    env[CONFIG_ENV] = json.dumps(merged)
+    return env
 
 
 def decode_event_response(response: dict[str, Any], storage: Any = None) -> list[dict[str, Any]]:
