@@ -43,6 +43,9 @@ __all__ = [
     "forget",
     "function_id",
     "list_runtimes",
+    "memory_mb",
+    "replace_code",
+    "runtime_labels",
     "runtime_package",
 ]
 
@@ -134,6 +137,7 @@ def deploy(
         if function is None:
             function = _create(client, name, package, settings)
         function = _wait_active(client, name, function)
+        function = _update_settings(client, name, function, settings)
         uri = function.service_config.uri or function.url
         if not uri:
             raise BackendUnavailableError(f"Cloud Function {name} is active but has no URL")
@@ -143,6 +147,80 @@ def deploy(
         )
         _deployed[key] = runtime
         return runtime
+
+
+def replace_code(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    settings: GcfSettings,
+    caller_for: Any,
+) -> GcfRuntime:
+    """Put this client's code into the deployed function ``name`` (``lithops runtime update``),
+    wait until it is active again and check it answers as this client expects."""
+    package = runtime_package()
+    function = _wait_active(client, name, _get(client, name) or functions_v2.Function(name=name))
+    source = _upload(client, name, package, settings)
+    function.build_config.source = functions_v2.Source(storage_source=source)
+    function.labels.update(runtime_labels(package, settings))
+    function = _patch(client, name, function, ["build_config.source", "labels"], "code")
+    forget(name)
+    uri = function.service_config.uri or function.url
+    hello = _check(caller_for(uri), name)
+    return GcfRuntime(
+        name, uri, memory_mb(function.service_config.available_memory),
+        int(function.service_config.timeout_seconds or 0), hello,
+    )  # fmt: skip
+
+
+def runtime_labels(package: WorkerPackage, settings: GcfSettings) -> dict[str, str]:
+    """The labels that make a function one of ours, and say what it runs."""
+    labels = {"lithops": "runtime", "lithops-version": package.tag, "lithops-runtime": "default"}
+    if settings.namespace:
+        labels["lithops-namespace"] = settings.namespace.lower()
+    return labels
+
+
+def memory_mb(value: str) -> int:
+    """``"256Mi"`` / ``"1Gi"`` (Cloud Functions' notation) in MB."""
+    match = re.fullmatch(r"(\d+)\s*([MG])i?", value or "")
+    if match is None:
+        return 0
+    return int(match.group(1)) << (10 if match.group(2) == "G" else 0)
+
+
+def _update_settings(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    function: functions_v2.Function,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    """Apply a changed ``runtime_timeout`` to a function found deployed."""
+    if int(function.service_config.timeout_seconds or 0) == settings.timeout:
+        return function
+    logger.info("updating Cloud Function %s: timeout %d s", name, settings.timeout)
+    function.service_config.timeout_seconds = settings.timeout
+    return _patch(client, name, function, ["service_config.timeout_seconds"], "settings")
+
+
+def _patch(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    function: functions_v2.Function,
+    paths: list[str],
+    what: str,
+) -> functions_v2.Function:
+    from google.protobuf import field_mask_pb2
+
+    try:
+        operation = client.update_function(
+            function=function, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+        updated = operation.result(timeout=_DEPLOY_TIMEOUT_S)
+    except gexc.GoogleAPIError as exc:
+        raise BackendUnavailableError(
+            f"cannot update the {what} of Cloud Function {name}: {exc}"
+        ) from exc
+    return _wait_active(client, name, updated)
 
 
 def forget(name: str) -> None:
@@ -178,14 +256,15 @@ def _requirements() -> bytes:
     return f"google-cloud-storage=={version}\n".encode()
 
 
-def _create(
+def _upload(
     client: functions_v2.FunctionServiceClient,
     name: str,
     package: WorkerPackage,
     settings: GcfSettings,
-) -> functions_v2.Function:
+) -> functions_v2.StorageSource:
+    """Upload the function's source zip; where it went, for the build."""
     archive = package.zip({"main.py": MAIN_MODULE, "requirements.txt": _requirements()})
-    logger.info("deploying Cloud Function %s (%d KiB of code)", name, len(archive) >> 10)
+    logger.info("uploading the code of Cloud Function %s (%d KiB)", name, len(archive) >> 10)
     try:
         upload = client.generate_upload_url(request={"parent": settings.parent})
         put = requests.put(
@@ -200,15 +279,25 @@ def _create(
             f"cannot upload the code of Cloud Function {name}: {exc}. Check that the Cloud "
             f"Functions API is enabled in project {settings.project}"
         ) from exc
+    return upload.storage_source
+
+
+def _create(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    package: WorkerPackage,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    source = _upload(client, name, package, settings)
     env = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
     function = functions_v2.Function(
         name=name,
         description=f"lithops {package.tag} worker runtime",
-        labels={**settings.labels, "lithops": "runtime", "lithops-version": package.tag},
+        labels={**settings.labels, **runtime_labels(package, settings)},
         build_config=functions_v2.BuildConfig(
             runtime=python_runtime(),
             entry_point=ENTRY_POINT,
-            source=functions_v2.Source(storage_source=upload.storage_source),
+            source=functions_v2.Source(storage_source=source),
         ),
         service_config=functions_v2.ServiceConfig(
             available_memory=_memory(settings.memory),
