@@ -18,8 +18,6 @@ import json
 import logging
 import re
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -28,10 +26,9 @@ import google.api_core.exceptions as gexc
 import requests
 from google.cloud import functions_v2
 
-from lithops import wire
-from lithops.errors import BackendUnavailableError, ConfigError, WireVersionError
+from lithops.errors import BackendUnavailableError, ConfigError
 from lithops.packaging import WorkerPackage, worker_package
-from lithops.worker.serverless import from_json
+from lithops.serverless.deploy import DeployCache, check_hello, wait_ready
 from lithops_gcp.function_entry import ENTRY_POINT, MAIN_MODULE
 from lithops_gcp.functions_config import GcfSettings
 from lithops_gcp.http_invoke import FunctionCaller
@@ -65,8 +62,8 @@ _CPU_OF_TIER = {
     16384: "4",
     32768: "8",
 }
-_deployed: dict[tuple[str, ...], GcfRuntime] = {}
-_deploy_lock = threading.Lock()
+#: functions this process deployed and checked
+_deployed: DeployCache[GcfRuntime] = DeployCache()
 
 
 def runtime_package() -> WorkerPackage:
@@ -129,10 +126,8 @@ def deploy(
     package = runtime_package()
     name = f"{settings.parent}/functions/{function_id(package, settings)}"
     key = (settings.api_endpoint, name, str(settings.timeout))
-    with _deploy_lock:
-        known = _deployed.get(key)
-        if known is not None:
-            return known
+
+    def find_or_create() -> GcfRuntime:
         function = _get(client, name)
         if function is None:
             function = _create(client, name, package, settings)
@@ -142,11 +137,11 @@ def deploy(
         if not uri:
             raise BackendUnavailableError(f"Cloud Function {name} is active but has no URL")
         hello = _check(caller_for(uri), name)
-        runtime = GcfRuntime(
+        return GcfRuntime(
             name, uri, settings.memory, int(function.service_config.timeout_seconds or 0), hello
         )
-        _deployed[key] = runtime
-        return runtime
+
+    return _deployed.get_or_deploy(key, find_or_create)
 
 
 def replace_code(
@@ -225,9 +220,7 @@ def _patch(
 
 def forget(name: str) -> None:
     """Drop a function from the process's cache (after it was deleted)."""
-    with _deploy_lock:
-        for key in [k for k in _deployed if k[1] == name]:
-            del _deployed[key]
+    _deployed.forget(name)
 
 
 def list_runtimes(
@@ -332,26 +325,19 @@ def _create(
 def _wait_active(
     client: functions_v2.FunctionServiceClient, name: str, function: functions_v2.Function
 ) -> functions_v2.Function:
-    deadline = time.monotonic() + _DEPLOY_TIMEOUT_S
-    delay = 0.5
-    state = functions_v2.Function.State
-    while True:
-        if function.state == state.ACTIVE:
-            return function
-        if function.state == state.FAILED:
-            messages = "; ".join(m.message for m in function.state_messages)
-            raise BackendUnavailableError(
-                f"Cloud Function {name} failed to deploy ({messages or 'no reason given'}); "
-                f"delete it ({_delete_hint(name)}) and try again"
-            )
-        if time.monotonic() > deadline:
-            raise BackendUnavailableError(
-                f"Cloud Function {name} is still {function.state.name} after "
-                f"{_DEPLOY_TIMEOUT_S:.0f} s"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-        function = _get(client, name) or function
+    def state(function: functions_v2.Function) -> tuple[bool, str | None]:
+        if function.state == functions_v2.Function.State.FAILED:
+            return False, "; ".join(m.message for m in function.state_messages) or "no reason"
+        return function.state == functions_v2.Function.State.ACTIVE, None
+
+    return wait_ready(
+        function,
+        lambda: _get(client, name) or function,
+        state,
+        what=f"Cloud Function {name}",
+        timeout_s=_DEPLOY_TIMEOUT_S,
+        hint=_delete_hint(name),
+    )
 
 
 def _check(caller: FunctionCaller, name: str) -> dict[str, Any]:
@@ -361,19 +347,13 @@ def _check(caller: FunctionCaller, name: str) -> dict[str, Any]:
     except requests.RequestException as exc:
         raise BackendUnavailableError(f"cannot invoke Cloud Function {name}: {exc}") from exc
     try:
-        hello = from_json(response.json())
+        answer = response.json()
     except ValueError:
-        hello = None
-    if response.status_code != 200 or not isinstance(hello, dict):
-        raise BackendUnavailableError(
-            f"Cloud Function {name} did not answer the lithops metadata call (HTTP "
-            f"{response.status_code}: {response.text[:500]!r}); delete it ({_delete_hint(name)}) "
-            f"so that it is deployed again"
-        )
-    try:
-        wire.check_hello(hello, f"Cloud Function {name}")
-    except WireVersionError as exc:
-        raise WireVersionError(
-            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
-        ) from None
-    return hello
+        answer = None
+    return check_hello(
+        answer,
+        response.status_code != 200,
+        what=f"Cloud Function {name}",
+        detail=f"HTTP {response.status_code}: {response.text[:500]!r}",
+        hint=_delete_hint(name),
+    )
