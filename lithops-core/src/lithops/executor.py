@@ -109,6 +109,7 @@ class FunctionExecutor:
             backend=f"backend {self.backend!r}",
         )
         self._closed = False
+        self._dismantled = False
         self.job_stats: list[dict[str, Any]] = []
 
     # -- context manager -------------------------------------------------------------------
@@ -121,18 +122,35 @@ class FunctionExecutor:
 
     def close(self) -> None:
         """Cancel what is still running and free the backend (warm pools stay warm)."""
-        if self._closed:
+        self._release(dismantle=False)
+
+    def dismantle(self) -> None:
+        """Close, and remove what the backend set up for this executor (Lithops 3.x).
+
+        Standalone on a VM provider: create-mode VMs are deleted (or stopped, per the
+        provider's ``delete_on_dismantle``), reuse-mode VMs stopped. Also after ``close()``.
+        """
+        self._release(dismantle=True)
+
+    def _release(self, dismantle: bool) -> None:
+        if self._closed and not (dismantle and not self._dismantled):
             return
+        first = not self._closed
         self._closed = True
-        pending = [f for f in self.futures if not f.done]
-        if pending:
-            self._scheduler.cancel(pending)
+        self._dismantled = self._dismantled or dismantle
+        if first:
+            pending = [f for f in self.futures if not f.done]
+            if pending:
+                self._scheduler.cancel(pending)
         if self._handle is not None:
             try:
-                self._host.release(self._handle, dismantle=False)
+                self._host.release(self._handle, dismantle=dismantle)
             except Exception as exc:
+                if dismantle:
+                    raise  # the user asked for the teardown: say it did not happen
                 logger.warning("backend %r could not release its handle: %s", self.backend, exc)
-        self.log_recorder.close()
+        if first:
+            self.log_recorder.close()
 
     # -- backend -----------------------------------------------------------------------------
 

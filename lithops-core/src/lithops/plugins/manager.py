@@ -142,6 +142,14 @@ class PluginHost:
         self.backends[(kind, info.name)] = info
         for alias in info.aliases:
             self.aliases[(kind, alias)] = info.name
+        if (
+            kind == BackendKind.VM_PROVIDER
+            and (BackendKind.COMPUTE, info.name) not in self.backends
+        ):
+            # A VM provider is selected like a compute backend (``backend='aws_ec2'``): standalone
+            # mode runs the calls on the provider's VMs.
+            view = {**info.__dict__, "kind": BackendKind.COMPUTE, "mode": "standalone"}
+            self._add_backend(BackendInfo(**view), distribution)
 
     # -- queries --------------------------------------------------------------------------
 
