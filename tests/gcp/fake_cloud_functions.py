@@ -9,6 +9,8 @@ enums as integers, long-running operations), on plain HTTP on 127.0.0.1:
   serves; ``GET /v2/{name}/operations/ID`` polls it;
 * ``GET /v2/{name}``, ``GET /v2/{parent}/functions`` (``pageSize``/``pageToken``),
   ``DELETE /v2/{name}`` (-> a done Operation);
+* ``PATCH /v2/{name}?updateMask=`` -> an Operation: the fields named are replaced, and the
+  function's instance restarts on the (new) source and timeout behind the same URL;
 * ``POST /token``: a token endpoint issuing ID tokens for a service account's JWT assertion
   (what google-auth's ``IDTokenCredentials`` sends).
 
@@ -61,6 +63,11 @@ def _free_port() -> int:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def _b64url(data: bytes) -> str:
@@ -285,6 +292,12 @@ class FakeCloudFunctions:
             operation["response"] = {"@type": _FUNCTION_TYPE, **function}
 
     def _start(self, name: str, function: dict[str, Any]) -> FunctionFrontEnd:
+        directory, launch = self._unpack(name, function)
+        process, port = launch()
+        timeout = float((function.get("serviceConfig") or {}).get("timeoutSeconds") or 3600)
+        return FunctionFrontEnd(self, port, process, directory, timeout_s=timeout, restart=launch)
+
+    def _unpack(self, name: str, function: dict[str, Any]) -> tuple[Path, Any]:
         build = function.get("buildConfig") or {}
         source = (build.get("source") or {}).get("storageSource") or {}
         archive = self.uploads[source["object"]]
@@ -295,9 +308,32 @@ class FakeCloudFunctions:
         def launch() -> tuple[subprocess.Popen[bytes], int]:
             return self._launch(name, function, directory)
 
-        process, port = launch()
-        timeout = float((function.get("serviceConfig") or {}).get("timeoutSeconds") or 3600)
-        return FunctionFrontEnd(self, port, process, directory, timeout_s=timeout, restart=launch)
+        return directory, launch
+
+    def _redeploy(self, name: str, function: dict[str, Any], operation: dict[str, Any]) -> None:
+        """A new revision behind the same front end: new instance, new timeout."""
+        front = self.front_ends[name]
+        try:
+            directory, launch = self._unpack(name, function)
+            process, port = launch()
+        except Exception as exc:
+            with self.lock:
+                function["state"] = 2  # FAILED
+                operation["done"] = True
+                operation["error"] = {"code": 3, "message": f"update failed: {exc}"}
+            return
+        with front.lock:
+            old_process, old_dir = front.process, front.source_dir
+            front.process, front.upstream_port, front.source_dir = process, port, directory
+            front.restart = launch
+            front.timeout_s = float(function["serviceConfig"].get("timeoutSeconds") or 3600)
+        _stop_instance(old_process)
+        shutil.rmtree(old_dir, ignore_errors=True)
+        with self.lock:
+            function["state"] = _ACTIVE
+            function["updateTime"] = _now()
+            operation["done"] = True
+            operation["response"] = {"@type": _FUNCTION_TYPE, **function}
 
     def _launch(
         self, name: str, function: dict[str, Any], directory: Path
@@ -482,6 +518,35 @@ class FakeCloudFunctions:
                 if start + size < len(names):
                     reply["nextPageToken"] = str(start + size)
                 self.reply_json(200, reply)
+
+            def do_PATCH(self) -> None:
+                path, query = self.route()
+                name = path[len("/v2/") :]
+                update = json.loads(self.body() or b"{}")
+                mask = ",".join(query.get("updateMask") or [])
+                with fake.lock:
+                    function = fake.functions.get(name)
+                    if function is None:
+                        self.error(404, "NOT_FOUND", f"Resource '{name}' was not found")
+                        return
+                    for field_path in filter(None, mask.split(",")):
+                        parts = [_camel(p) for p in field_path.split(".")]
+                        source: Any = update
+                        target = function
+                        for part in parts[:-1]:
+                            source = (source or {}).get(part) or {}
+                            target = target.setdefault(part, {})
+                        if parts[-1] in (source or {}):
+                            target[parts[-1]] = source[parts[-1]]
+                        else:
+                            target.pop(parts[-1], None)
+                    function["state"] = 3  # DEPLOYING
+                    parent = name.rsplit("/functions/", 1)[0]
+                    operation = fake._operation(parent, name, "update")
+                threading.Thread(
+                    target=fake._redeploy, args=(name, function, operation), daemon=True
+                ).start()
+                self.reply_json(200, operation)
 
             def do_DELETE(self) -> None:
                 path, _ = self.route()
