@@ -30,6 +30,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -468,6 +469,10 @@ class FakeCloudFunctions:
                 function_id = (query.get("functionId") or [""])[0]
                 function = json.loads(data or b"{}")
                 name = f"{parent}/functions/{function_id}"
+                bad = _bad_label(function.get("labels") or {})
+                if bad:
+                    self.error(400, "INVALID_ARGUMENT", bad)
+                    return
                 with fake.lock:
                     if name in fake.functions:
                         self.error(409, "ALREADY_EXISTS", f"Function {name} already exists")
@@ -524,6 +529,10 @@ class FakeCloudFunctions:
                 name = path[len("/v2/") :]
                 update = json.loads(self.body() or b"{}")
                 mask = ",".join(query.get("updateMask") or [])
+                bad = _bad_label(update.get("labels") or {})
+                if bad:
+                    self.error(400, "INVALID_ARGUMENT", bad)
+                    return
                 with fake.lock:
                     function = fake.functions.get(name)
                     if function is None:
@@ -567,3 +576,18 @@ class FakeCloudFunctions:
                 self.reply_json(200, operation)
 
         return Handler
+
+
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+def _bad_label(labels: dict[str, str]) -> str | None:
+    """What the real API says of labels it refuses (lowercase letters, digits, '_' and '-')."""
+    for key, value in labels.items():
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(str(value)):
+            return (
+                f"Invalid label {key}={value!r}: keys and values may hold only lowercase "
+                "letters, digits, '_' and '-'"
+            )
+    return None

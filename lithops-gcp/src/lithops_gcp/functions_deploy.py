@@ -169,10 +169,21 @@ def replace_code(
 
 def runtime_labels(package: WorkerPackage, settings: GcfSettings) -> dict[str, str]:
     """The labels that make a function one of ours, and say what it runs."""
-    labels = {"lithops": "runtime", "lithops-version": package.tag, "lithops-runtime": "default"}
+    labels = {
+        "lithops": "runtime",
+        # Label values allow only lowercase letters, digits, '_' and '-': the tag's dots become
+        # underscores (see version_from_label).
+        "lithops-version": package.tag.replace(".", "_"),
+        "lithops-runtime": "default",
+    }
     if settings.namespace:
         labels["lithops-namespace"] = settings.namespace.lower()
     return labels
+
+
+def version_from_label(value: str) -> str:
+    """The worker package tag a ``lithops-version`` label holds (see :func:`runtime_labels`)."""
+    return value.replace("_", ".")
 
 
 def memory_mb(value: str) -> int:

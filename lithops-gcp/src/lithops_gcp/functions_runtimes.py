@@ -22,7 +22,13 @@ from lithops.errors import BackendUnavailableError
 from lithops.plugins.types import RuntimeInfo
 from lithops.serverless.runtimes import DEFAULT_RUNTIME, Deployment, ServerlessRuntimeManager
 from lithops_gcp.functions_config import SECTION
-from lithops_gcp.functions_deploy import forget, memory_mb, replace_code, runtime_package
+from lithops_gcp.functions_deploy import (
+    forget,
+    memory_mb,
+    replace_code,
+    runtime_package,
+    version_from_label,
+)
 from lithops_gcp.functions_service import FunctionsService, connect
 
 __all__ = ["GcfRuntimeManager"]
@@ -67,7 +73,7 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
                 name=function.name.rsplit("/", 1)[-1],
                 runtime=labels.get("lithops-runtime", DEFAULT_RUNTIME),
                 memory=memory_mb(function.service_config.available_memory),
-                version=labels.get("lithops-version", "?"),
+                version=version_from_label(labels.get("lithops-version", "?")),
                 namespace=labels.get("lithops-namespace", ""),
                 timeout=int(function.service_config.timeout_seconds or 0),
             )
