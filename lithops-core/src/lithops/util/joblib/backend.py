@@ -72,7 +72,10 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads)
         self.large_object_bytes = large_object_bytes
         self.executor_kwargs = executor_kwargs
+        #: lithops calls made, values stored and payload bytes sent (for the curious and tests)
         self.calls_submitted = 0
+        self.objects_stored = 0
+        self.payload_bytes = 0
         self._pool: PoolExecutor | None = None
         self._pool_jobs: int | None = None
         self._lock = threading.Lock()
@@ -135,6 +138,7 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         co = storage.put_cloudobject(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
         with self._lock:
             self._uploads[id(obj)] = (obj, co)  # keeps obj alive, so its id stays its own
+            self.objects_stored += 1
         return co
 
     def _get_pool(self) -> PoolExecutor:
@@ -154,6 +158,7 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         storage = pool.lithops_executor.storage if self._uploads else None
         future = pool.submit(run_batch, data, storage)
         self.calls_submitted += 1
+        self.payload_bytes += len(data)
         with self._lock:
             self._outstanding.add(future)
         future.add_done_callback(self._forget)
