@@ -6,7 +6,10 @@ import io
 import logging
 import os
 import pickle
+import sys
+import sysconfig
 import threading
+from types import ModuleType
 from typing import Any
 
 import cloudpickle
@@ -22,6 +25,44 @@ logger = logging.getLogger(__name__)
 
 #: Values at least this large (bytes) travel through the storage instead of the payload.
 LARGE_OBJECT_BYTES = 1 << 20
+
+
+_LIBRARY_PATHS = tuple(
+    {p for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+)
+#: Serializes registering modules for pickling by value (a process-wide cloudpickle setting).
+_BY_VALUE_LOCK = threading.Lock()
+
+
+def _user_module(func: Any) -> ModuleType | None:
+    """The home module of a task's function when it is the user's own code (not installed):
+    it travels by value, so workers on other machines need not have it."""
+    func = getattr(func, "function", func)  # scikit-learn's delayed wraps the function
+    func = getattr(func, "func", func)  # functools.partial
+    name = getattr(func, "__module__", None)
+    module = sys.modules.get(name) if isinstance(name, str) else None
+    path = getattr(module, "__file__", None)
+    if module is None or not path or name == "__main__":
+        return None
+    if name.split(".")[0] in ("lithops", "joblib", "cloudpickle"):  # type: ignore[union-attr]
+        return None
+    return None if os.path.abspath(path).startswith(_LIBRARY_PATHS) else module
+
+
+def _dump_batch(items: list[Any], backend: LithopsBackend) -> bytes:
+    modules = {m.__name__: m for m in map(_user_module, (f for f, _, _ in items)) if m}
+    buf = io.BytesIO()
+    with _BY_VALUE_LOCK:
+        already = set(cloudpickle.list_registry_pickle_by_value())
+        added = [m for name, m in modules.items() if name not in already]
+        for module in added:
+            cloudpickle.register_pickle_by_value(module)
+        try:
+            _BatchPickler(buf, backend).dump(items)
+        finally:
+            for module in added:
+                cloudpickle.unregister_pickle_by_value(module)
+    return buf.getvalue()
 
 
 def _nbytes(obj: Any) -> int:
@@ -40,7 +81,7 @@ class _BatchPickler(cloudpickle.CloudPickler):
         self._backend = backend
 
     def persistent_id(self, obj: Any) -> Any:
-        if _nbytes(obj) < self._backend.large_object_bytes:
+        if not self._backend.shares_storage or _nbytes(obj) < self._backend.large_object_bytes:
             return None
         co = self._backend.stored(obj)
         return (LARGE_REF, co.backend, co.bucket, co.key)
@@ -82,6 +123,8 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         self._uploads: dict[int, tuple[Any, CloudObject]] = {}
         self._outstanding: set[Any] = set()
         self._default_workers: int | None = None
+        #: whether large values go through the storage (set when the backend is configured)
+        self.shares_storage = True
 
     # -- sizing ----------------------------------------------------------------------------
 
@@ -124,6 +167,12 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
                 # The most calls at once is n: the backend's workers are sized to it.
                 self._pool = PoolExecutor(max_workers=n, **self.executor_kwargs)
                 self._pool_jobs = n
+                inner = self._pool.lithops_executor
+                # The localhost storage is files of this machine: a remote backend's workers
+                # cannot read it, so large values then travel in the payload.
+                self.shares_storage = not (
+                    inner.storage.backend == "localhost" and inner.mode != "localhost"
+                )
         return n
 
     # -- running ---------------------------------------------------------------------------
@@ -152,9 +201,7 @@ class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[mi
         items = getattr(func, "items", None)
         if items is None:  # a plain callable rather than joblib's BatchedCalls
             items = [(func, (), {})]
-        buf = io.BytesIO()
-        _BatchPickler(buf, self).dump(list(items))
-        data = buf.getvalue()
+        data = _dump_batch(list(items), self)
         storage = pool.lithops_executor.storage if self._uploads else None
         future = pool.submit(run_batch, data, storage)
         self.calls_submitted += 1
