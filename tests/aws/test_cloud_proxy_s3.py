@@ -14,7 +14,7 @@ from testbed import MotoServer
 from lithops.storage.cloud_proxy import CloudFileProxy, CloudStorage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from cloud_proxy_checks import (  # noqa: E402
+from cloud_proxy_checks import (
     check_large_streamed_write_and_read,
     check_os_functions,
     check_text_and_binary_round_trips,
@@ -56,5 +56,7 @@ def test_files_are_objects_of_the_bucket(proxy: CloudFileProxy, s3_config: dict[
 
     with proxy.open("dir/f.txt", "w") as f:
         f.write("in s3")
-    body = boto3.client("s3").get_object(Bucket=s3_config["aws_s3"]["storage_bucket"], Key="dir/f.txt")
+    body = boto3.client("s3").get_object(
+        Bucket=s3_config["aws_s3"]["storage_bucket"], Key="dir/f.txt"
+    )
     assert body["Body"].read() == b"in s3"

@@ -73,6 +73,10 @@ def check_os_functions(proxy: CloudFileProxy) -> None:
     proxy.makedirs("fresh/dir")
     with pytest.raises(IsADirectoryError):
         proxy.remove("a")
+    with pytest.raises(IsADirectoryError):
+        proxy.open("a")
+    with pytest.raises(IsADirectoryError):
+        proxy.open("a", "w")
     proxy.remove("a/b/three.txt")
     assert not proxy.path.exists("a/b/three.txt") and not proxy.path.exists("a/b")
     assert proxy.listdir("a") == ["one.txt", "two.txt"]

@@ -79,8 +79,9 @@ def test_each_batch_joblib_asks_for_is_one_call() -> None:
 
 
 def test_an_exception_reaches_the_caller_with_its_type() -> None:
-    with joblib.parallel_backend("lithops", runtime=OWN_POOL), pytest.raises(
-        OddInputError, match="odd input 3"
+    with (
+        joblib.parallel_backend("lithops", runtime=OWN_POOL),
+        pytest.raises(OddInputError, match="odd input 3"),
     ):
         joblib.Parallel(n_jobs=2)(joblib.delayed(fail_on_odd)(i) for i in [0, 2, 3, 4])
 

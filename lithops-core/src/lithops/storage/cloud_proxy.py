@@ -88,7 +88,7 @@ class _UploadOnClose(io.RawIOBase):
             return
         try:
             self._spool.seek(0)
-            self._storage.put_object(self._bucket, self._key, self._spool)  # type: ignore[arg-type]
+            self._storage.put_object(self._bucket, self._key, self._spool)
         finally:
             self._spool.close()
             super().close()
@@ -289,7 +289,7 @@ class CloudFileProxy:
         if binary and (encoding or errors or newline is not None):
             raise ValueError("binary mode doesn't take an encoding, errors or newline argument")
         key = _key(file)
-        if not key or self.path.isdir(file) and not self.path.isfile(file):
+        if not key or ("r" not in kinds and self.path.isdir(file) and not self.path.isfile(file)):
             raise IsADirectoryError(errno.EISDIR, "Is a directory", file)
         storage = self.storage
         size = buffering if buffering > 0 else io.DEFAULT_BUFFER_SIZE
@@ -298,6 +298,8 @@ class CloudFileProxy:
             try:
                 body = storage.get_object(storage.bucket, key, stream=True)
             except StorageNoSuchKeyError:
+                if self.path.isdir(file):
+                    raise IsADirectoryError(errno.EISDIR, "Is a directory", file)
                 raise _not_found(file)
             if isinstance(body, bytes):
                 body = io.BytesIO(body)
@@ -320,7 +322,9 @@ class CloudFileProxy:
             )
         if binary:
             return stream
-        return io.TextIOWrapper(stream, encoding=encoding or "utf-8", errors=errors, newline=newline)
+        return io.TextIOWrapper(
+            stream, encoding=encoding or "utf-8", errors=errors, newline=newline
+        )
 
 
 _default = CloudFileProxy()
@@ -328,4 +332,4 @@ _default = CloudFileProxy()
 #: ``os``-like functions over the default config's storage (``os.path`` included).
 os = _default
 #: ``open`` over the default config's storage.
-open = _default.open  # noqa: A001
+open = _default.open

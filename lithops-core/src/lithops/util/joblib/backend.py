@@ -28,7 +28,11 @@ LARGE_OBJECT_BYTES = 1 << 20
 
 
 _LIBRARY_PATHS = tuple(
-    {p for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    {
+        p
+        for k, p in sysconfig.get_paths().items()
+        if k in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
 )
 #: Serializes registering modules for pickling by value (a process-wide cloudpickle setting).
 _BY_VALUE_LOCK = threading.Lock()
@@ -87,7 +91,7 @@ class _BatchPickler(cloudpickle.CloudPickler):
         return (LARGE_REF, co.backend, co.bucket, co.key)
 
 
-class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):  # type: ignore[misc]
+class LithopsBackend(AutoBatchingMixin, ParallelBackendBase):
     """Runs each joblib batch as one lithops call; see :mod:`lithops.util.joblib`.
 
     :param large_object_bytes: values (numpy arrays, bytes) at least this large are uploaded
