@@ -39,7 +39,7 @@ from typing import Any
 
 import cloudpickle
 
-from lithops import wire
+from lithops import handoff, wire
 from lithops.errors import CallError, CallTimeoutError, SerializationError, WorkerLostError
 from lithops.future import CallState, ResponseFuture, attach_remote_traceback
 from lithops.job import Job
@@ -50,7 +50,6 @@ __all__ = [
     "DEFAULT_EXECUTION_TIMEOUT",
     "RemoteError",
     "Scheduler",
-    "follow_exported",
     "stragglers",
     "timeout_grace",
 ]
@@ -544,11 +543,9 @@ class Scheduler:
 
     # -- futures travelling to other processes ------------------------------------------------
 
-    def export(self, future: ResponseFuture) -> Any:
+    def export(self, future: ResponseFuture) -> handoff.OutcomeHandoff:
         """A pending ``future`` is being pickled: publish its outcome to storage when it ends,
         and return where the copy finds it (see :mod:`lithops.handoff`)."""
-        from lithops import handoff
-
         if self._storage_descriptor is None:
             raise SerializationError(
                 f"future {future.job_key}/{future.call_id} is still running and this executor "
@@ -564,10 +561,10 @@ class Scheduler:
             location["deadline"] = time.time() + bound
             if future.key not in self._exported and not future.call_state.terminal:
                 self._exported[future.key] = functools.partial(handoff.publish, location)
-                return location
+                return handoff.OutcomeHandoff(location)
         if future.call_state.terminal:
             handoff.publish(location, future)  # it ended while we were looking
-        return location
+        return handoff.OutcomeHandoff(location)
 
 
 class _Liveness:
@@ -814,9 +811,3 @@ def _rebuild_error(record: dict[str, Any], future: ResponseFuture) -> BaseExcept
 
 class RemoteError(Exception):
     """A remote exception whose own type could not be rebuilt on the client."""
-
-
-def follow_exported(future: ResponseFuture, remote: Any) -> None:
-    from lithops import handoff
-
-    handoff.follow(future, remote)

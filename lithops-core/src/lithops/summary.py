@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from lithops.future import CallState
 from lithops.logs import logs_dir
+from lithops.session import JobSession
 
 if TYPE_CHECKING:
-    from lithops.executor import FunctionExecutor
     from lithops.future import ResponseFuture
 
 __all__ = ["COLUMNS", "job_rows", "write_job_summary"]
@@ -41,20 +41,20 @@ COLUMNS = (
 )
 
 
-def _cost(executor: FunctionExecutor, runtimes: list[float], memory: list[int | None]) -> Any:
-    calc = getattr(executor.compute_handle, "calc_cost", None)
+def _cost(session: JobSession, runtimes: list[float], memory: list[int | None]) -> Any:
+    calc = getattr(session.compute_handle, "calc_cost", None)
     if callable(calc):
         return calc(runtimes, memory)
-    return 0.0 if executor.mode == "localhost" else ""
+    return 0.0 if session.mode == "localhost" else ""
 
 
-def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
+def _row(session: JobSession, job: dict[str, Any]) -> dict[str, Any]:
     futures: list[ResponseFuture] = list(job["futures"])
     states = [f.call_state for f in futures]
     runtimes = [
         float(f.stats["worker_exec_time"]) for f in futures if "worker_exec_time" in f.stats
     ]
-    section = executor.config.get(executor.backend) or {}
+    section = session.config.get(session.backend) or {}
     memory = job.get("runtime_memory") or section.get("runtime_memory")
     submitted = [f.stats["host_submit_tstamp"] for f in futures if "host_submit_tstamp" in f.stats]
     ended = [f.stats["host_status_done_tstamp"] for f in futures
@@ -74,26 +74,26 @@ def _row(executor: FunctionExecutor, job: dict[str, Any]) -> dict[str, Any]:
         "avg_exec_time_s": round(statistics.fmean(runtimes), 6) if runtimes else "",
         "total_exec_time_s": round(sum(runtimes), 6),
         "wall_time_s": round(max(ended) - min(submitted), 6) if ended and submitted else "",
-        "cost": _cost(executor, runtimes, [memory] * len(runtimes)),
+        "cost": _cost(session, runtimes, [memory] * len(runtimes)),
     }
 
 
-def job_rows(executor: FunctionExecutor) -> list[dict[str, Any]]:
+def job_rows(session: JobSession) -> list[dict[str, Any]]:
     """The summary rows of every job the executor ran, in submission order."""
-    return [_row(executor, job) for job in executor.job_stats]
+    return [_row(session, job) for job in session.job_stats]
 
 
-def write_job_summary(executor: FunctionExecutor, path: str | Path | None = None) -> str:
+def write_job_summary(session: JobSession, path: str | Path | None = None) -> str:
     """Write ``<logs dir>/<executor_id>/job_summary.csv`` (or ``path``); returns the path.
 
     Rewritten whole on each call, so it always holds every job so far, one row each.
     """
     target = (
-        Path(path) if path is not None else logs_dir() / executor.executor_id / "job_summary.csv"
+        Path(path) if path is not None else logs_dir() / session.executor_id / "job_summary.csv"
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(job_rows(executor))
+        writer.writerows(job_rows(session))
     return str(target)

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     from lithops.storage.backend import StorageBackend
     from lithops.vm import VMProvider
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginHost",
+    "get_plugin_host",
+    "plugin_host_loaded",
+    "reset_plugin_host",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +300,11 @@ def get_plugin_host() -> PluginHost:
                 host.load_entry_points(find_entry_points(ENTRY_POINT_GROUP))
                 _host = host
     return _host
+
+
+def plugin_host_loaded() -> bool:
+    """Whether this process built its plugin host (scanned entry points) already."""
+    return _host is not None
 
 
 def reset_plugin_host() -> None:
