@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import dataclasses
 import json
 import logging
 import pickle
@@ -41,7 +42,7 @@ from lithops.errors import (
     WorkerLostError,
 )
 from lithops.plugins.types import CallBatch, CallKey, EventSink
-from lithops.worker.serverless import decode_event_response
+from lithops.worker.serverless import FunctionUploads, decode_event_response
 from lithops_aws.lambda_config import LambdaSettings
 from lithops_aws.lambda_deploy import LambdaRuntime
 
@@ -107,6 +108,7 @@ class LambdaHandle:
         self._lock = threading.Lock()
         #: invocations answered, and the sum of their billed time (for cost figures)
         self.invocations = 0
+        self._functions = FunctionUploads(inline_limit=min(64 << 10, settings.payload_limit // 8))
 
     # -- the hook methods -----------------------------------------------------------------
 
@@ -198,8 +200,12 @@ class LambdaHandle:
                 "limit": self.settings.payload_limit - _EVENT_OVERHEAD,
                 "prefix": f"lithops.jobs/{batch.job_key}/spill",
             }
+        function = self._functions.event_field(batch, storage)
+        if function is not None:  # the message does not carry it (capability function_once)
+            event["function"] = function
         ref = None
-        if len(batch.message) * 4 // 3 + _EVENT_OVERHEAD > self.settings.payload_limit:
+        extra = len(json.dumps(function)) if function is not None else 0
+        if len(batch.message) * 4 // 3 + _EVENT_OVERHEAD + extra > self.settings.payload_limit:
             if storage is None:
                 raise BackendUnavailableError(
                     f"a batch of job {batch.job_key} is {len(batch.message)} bytes, more than "
@@ -308,13 +314,8 @@ def _split(batch: CallBatch) -> list[CallBatch]:
     for key, call_id, args in zip(batch.calls, message["calls"], arguments, strict=True):
         single = {**message, "calls": [call_id], "args": cloudpickle.dumps([args])}
         out.append(
-            CallBatch(
-                job_key=batch.job_key,
-                calls=[key],
-                message=wire.encode(single),
-                timeout=batch.timeout,
-                func_key=batch.func_key,
-                extra=dict(batch.extra),
+            dataclasses.replace(
+                batch, calls=[key], message=wire.encode(single), extra=dict(batch.extra)
             )
         )
     return out

@@ -35,7 +35,7 @@ from lithops.plugins.types import BackendInfo, CallBatch, CallKey, ProvisionRequ
 from lithops.scheduler import Scheduler
 from lithops.storage.storage import SESSION_ID_ENV
 
-__all__ = ["ClosedSessionError", "JobSession"]
+__all__ = ["ClosedSessionError", "JobSession", "max_inflight"]
 
 logger = logging.getLogger("lithops")
 
@@ -89,6 +89,8 @@ class JobSession:
             ack_timeout=backend_info.ack_timeout,
             reports_running="running" in backend_info.capabilities,
             backend=f"backend {self.backend!r}",
+            max_inflight=max_inflight(config, self.backend, self.mode),
+            function_once="function_once" in backend_info.capabilities,
         )
 
     # -- backend -----------------------------------------------------------------------------
@@ -287,3 +289,16 @@ class JobSession:
             items.append({k: v for k, v in bound.items() if k not in fill})
         expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
         return [((), item) for item in expanded]
+
+
+def max_inflight(config: dict[str, Any], backend: str, mode: str) -> int | None:
+    """How many batches of an executor may be with the backend at once: ``max_workers`` of
+    the backend's section, else Lithops 2.x's ``lithops.workers``; ``None``: no limit.
+
+    In standalone mode ``max_workers`` is, as in Lithops, the number of VMs (each runs many
+    batches at once): it is the VM provider's, not an in-flight limit."""
+    if mode == "standalone":
+        return None
+    section = config.get(backend) or {}
+    value = section.get("max_workers") or (config.get("lithops") or {}).get("workers")
+    return int(value) if value else None

@@ -1,9 +1,10 @@
 """``fexec.job_summary()``: one CSV row per job of an executor, with a cost column.
 
-The cost comes from the compute backend: a compute handle that has
-``calc_cost(runtimes_s: list[float], memory_mb: list[int | None]) -> float`` fills it (a
-serverless backend prices GB-seconds, a VM backend instance hours). Localhost is free: 0.
-Any other backend without ``calc_cost`` leaves the cell empty (unknown, not zero).
+The cost comes from the compute backend: a compute handle with
+``cost(runtimes_s: list[float], memory_mb: list[int | None]) -> float | None`` (see
+:class:`lithops.plugins.types.BackendHandle`; ``calc_cost``, its old name, works too) fills it
+(a serverless backend prices GB-seconds, a VM backend instance hours). Localhost is free: 0.
+Any other backend that cannot tell leaves the cell empty (unknown, not zero).
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ COLUMNS = (
 
 
 def _cost(session: JobSession, runtimes: list[float], memory: list[int | None]) -> Any:
-    calc = getattr(session.compute_handle, "calc_cost", None)
-    if callable(calc):
-        return calc(runtimes, memory)
+    value = session.host.cost(session.compute_handle, runtimes, memory)
+    if value is not None:
+        return value
     return 0.0 if session.mode == "localhost" else ""
 
 
