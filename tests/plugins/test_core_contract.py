@@ -81,8 +81,8 @@ class ObjectHandle(BackendHandle):
     def release(self, dismantle):
         SEEN["released"].append(dismantle)
 
-    def cost(self, runtimes_s, memory_mb):
-        return 0.25 * len(runtimes_s)
+    def cost(self, usage):
+        return 0.25 * usage.calls
 
 
 @hookimpl

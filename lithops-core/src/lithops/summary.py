@@ -1,10 +1,10 @@
 """``fexec.job_summary()``: one CSV row per job of an executor, with a cost column.
 
-The cost comes from the compute backend: a compute handle with
-``cost(runtimes_s: list[float], memory_mb: list[int | None]) -> float | None`` (see
-:class:`lithops.plugins.types.BackendHandle`; ``calc_cost``, its old name, works too) fills it
-(a serverless backend prices GB-seconds, a VM backend instance hours). Localhost is free: 0.
-Any other backend that cannot tell leaves the cell empty (unknown, not zero).
+The cost comes from the compute backend: the handle's ``cost(usage: JobUsage)`` method (see
+:class:`lithops.plugins.types.BackendHandle`) prices the job in US dollars (a serverless
+backend what it was billed, a VM backend instance hours); Lithops' older
+``calc_cost(runtimes_s, memory_mb)`` still works. Localhost is free: 0. Any other backend
+without either leaves the cell empty (unknown, not zero), as does a ``cost`` of ``None``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lithops.future import CallState
 from lithops.logs import logs_dir
+from lithops.plugins.types import JobUsage
 from lithops.session import JobSession
 
 if TYPE_CHECKING:
@@ -42,10 +43,10 @@ COLUMNS = (
 )
 
 
-def _cost(session: JobSession, runtimes: list[float], memory: list[int | None]) -> Any:
-    value = session.host.cost(session.compute_handle, runtimes, memory)
+def _cost(session: JobSession, usage: JobUsage) -> Any:
+    value = session.host.cost(session.compute_handle, usage)
     if value is not None:
-        return value
+        return round(value, 10)
     return 0.0 if session.mode == "localhost" else ""
 
 
@@ -75,7 +76,7 @@ def _row(session: JobSession, job: dict[str, Any]) -> dict[str, Any]:
         "avg_exec_time_s": round(statistics.fmean(runtimes), 6) if runtimes else "",
         "total_exec_time_s": round(sum(runtimes), 6),
         "wall_time_s": round(max(ended) - min(submitted), 6) if ended and submitted else "",
-        "cost": _cost(session, runtimes, [memory] * len(runtimes)),
+        "cost": _cost(session, JobUsage(job["job_key"], job["calls"], tuple(runtimes), memory)),
     }
 
 

@@ -21,6 +21,7 @@ from lithops.plugins.types import (
     CallBatch,
     CallKey,
     ComputeHandle,
+    JobUsage,
     LogLine,
     LogRequest,
     ProvisionRequest,
@@ -249,18 +250,21 @@ class PluginHost:
             answer = self._hook.lithops_release(handle=handle, dismantle=dismantle)
         self._answer(answer, "lithops_release", _handle_backend(handle), BackendKind.COMPUTE)
 
-    def cost(
-        self, handle: ComputeHandle | None, runtimes_s: list[float], memory_mb: list[int | None]
-    ) -> float | None:
-        """What one job's calls cost on the backend behind ``handle`` (``job_summary``):
-        ``handle.cost(runtimes_s, memory_mb)``, or an old-style handle's ``calc_cost`` with
-        the same arguments; ``None`` when the handle cannot tell (unknown, not zero)."""
-        for name in ("cost", "calc_cost"):
-            method = getattr(handle, name, None)
-            if callable(method):
-                value = method(runtimes_s, memory_mb)
-                return None if value is None else float(value)
-        return None
+    def cost(self, handle: ComputeHandle | None, usage: JobUsage) -> float | None:
+        """What one job cost on the backend behind ``handle`` (``job_summary``), in US
+        dollars: ``handle.cost(usage)``, or an old-style handle's Lithops-era
+        ``calc_cost(runtimes_s, memory_mb)``; ``None`` when the handle cannot tell (unknown,
+        not zero)."""
+        cost = getattr(handle, "cost", None)
+        if callable(cost):
+            value = cost(usage)
+        else:
+            calc = getattr(handle, "calc_cost", None)
+            if not callable(calc):
+                return None
+            times = list(usage.exec_times_s)
+            value = calc(times, [usage.memory_mb] * len(times))
+        return None if value is None else float(value)
 
     def stream_logs(self, request: LogRequest) -> Iterator[LogLine]:
         """``lithops_stream_logs``: the lines functions printed (live with ``follow``)."""

@@ -19,6 +19,7 @@ __all__ = [
     "ComputeHandle",
     "EventSink",
     "FunctionTracker",
+    "JobUsage",
     "KeySpec",
     "LogLine",
     "LogRequest",
@@ -194,10 +195,30 @@ class BackendHandle:
     def release(self, dismantle: bool) -> None:
         """The executor is done; with ``dismantle``, remove what provision created too."""
 
-    def cost(self, runtimes_s: list[float], memory_mb: list[int | None]) -> float | None:
-        """What the calls of one job cost, for ``job_summary()``: one execution time (seconds)
-        and memory (MB, ``None``: the backend default) per finished call. ``None``: unknown."""
+    def cost(self, usage: JobUsage) -> float | None:
+        """The price of one job in US dollars, for ``fexec.job_summary()``: ``0.0`` when it
+        is free, ``None`` (the default) when unknown (the summary's cell stays empty)."""
         return None
+
+
+@dataclass(frozen=True)
+class JobUsage:
+    """What a job used, as handed to a compute handle's ``cost(usage)`` method.
+
+    ``cost`` returns the job's price in US dollars (``0.0`` when free, ``None`` when unknown);
+    a serverless backend prices what it was billed for the job's invocations (it keeps that
+    per ``job_key``), a VM backend instance hours.
+
+    :param job_key: ``"<executor_id>/<job_id>"``.
+    :param calls: calls of the job.
+    :param exec_times_s: execution time of each finished call, as the worker measured it.
+    :param memory_mb: memory per worker in MB, when known.
+    """
+
+    job_key: str
+    calls: int
+    exec_times_s: tuple[float, ...]
+    memory_mb: int | None
 
 
 @dataclass
