@@ -1,0 +1,290 @@
+"""Deploying the default runtime: a Cloud Function of the client's own code, once per
+(runtime, memory, our version).
+
+The function's source is the core's worker package (:func:`lithops.packaging.worker_package`)
+plus this distribution (the Cloud Storage factory workers use), a ``main.py`` naming
+:func:`lithops_gcp.function_entry.lithops_handler`, and a ``requirements.txt`` with the one
+library the package does not carry (google-cloud-storage, for the worker's storage). The
+deploy: generate an upload URL, upload the zip, create the function, wait on the operation.
+The package's content digest is in the function's name, so a client of another version (or a
+patched checkout) deploys its own function beside the old one, and an unchanged client finds
+its function already there. Before any job is sent, one metadata call checks the function's
+Python minor and wire version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import google.api_core.exceptions as gexc
+import requests
+from google.cloud import functions_v2
+
+from lithops import wire
+from lithops.errors import BackendUnavailableError, ConfigError, WireVersionError
+from lithops.packaging import WorkerPackage, worker_package
+from lithops.worker.serverless import from_json
+from lithops_gcp.function_entry import ENTRY_POINT, MAIN_MODULE
+from lithops_gcp.functions_config import GcfSettings
+from lithops_gcp.http_invoke import FunctionCaller
+
+__all__ = [
+    "FUNCTION_PREFIX",
+    "GcfRuntime",
+    "deploy",
+    "forget",
+    "function_id",
+    "list_runtimes",
+    "runtime_package",
+]
+
+logger = logging.getLogger(__name__)
+
+FUNCTION_PREFIX = "lithops-w"
+_DEPLOY_TIMEOUT_S = 900.0
+#: Cloud Functions' default CPU for each memory tier (2nd gen), in vCPUs.
+_CPU_OF_TIER = {
+    128: "0.083",
+    256: "0.167",
+    512: "0.333",
+    1024: "0.583",
+    2048: "1",
+    4096: "2",
+    8192: "2",
+    16384: "4",
+    32768: "8",
+}
+_deployed: dict[tuple[str, ...], GcfRuntime] = {}
+_deploy_lock = threading.Lock()
+
+
+def runtime_package() -> WorkerPackage:
+    return worker_package(extra=("lithops_gcp",))
+
+
+def python_runtime() -> str:
+    return f"python{sys.version_info.major}{sys.version_info.minor}"
+
+
+def function_id(package: WorkerPackage, settings: GcfSettings) -> str:
+    """``lithops-w[-<namespace>]-<version>-<digest>-<memory>mb``: at most 63 characters of
+    lowercase letters, digits and hyphens, as Cloud Functions requires."""
+    version = package.tag.replace(".", "-")
+    namespace = re.sub(r"[^a-z0-9-]", "-", settings.namespace.lower())[:16]
+    parts = [FUNCTION_PREFIX, namespace, version, f"{settings.memory}mb"]
+    return "-".join(p for p in parts if p)[:63].rstrip("-")
+
+
+def _memory(mb: int) -> str:
+    return f"{mb >> 10}Gi" if mb >= 1024 else f"{mb}Mi"
+
+
+@dataclass(frozen=True)
+class GcfRuntime:
+    """A deployed, checked function: ``uri`` is what to invoke."""
+
+    name: str
+    uri: str
+    memory: int
+    timeout: int
+    hello: dict[str, Any]
+
+    @property
+    def function_id(self) -> str:
+        return self.name.rsplit("/", 1)[-1]
+
+
+def _delete_hint(name: str) -> str:
+    fid = name.rsplit("/", 1)[-1]
+    region = name.split("/locations/", 1)[-1].split("/", 1)[0]
+    return f"`gcloud functions delete {fid} --region {region}`"
+
+
+def deploy(
+    client: functions_v2.FunctionServiceClient,
+    settings: GcfSettings,
+    caller_for: Any,
+) -> GcfRuntime:
+    """Find or create the function for ``settings``, wait until it is active, check it.
+
+    :param caller_for: ``(uri) -> FunctionCaller`` (a session with an ID token for it).
+    """
+    if settings.runtime:
+        raise ConfigError(
+            f"gcp_functions runtime {settings.runtime!r}: custom runtimes are not supported "
+            f"yet; remove 'runtime' from the gcp_functions section to use the default runtime "
+            f"(this client's own code, deployed as a zip)"
+        )
+    package = runtime_package()
+    name = f"{settings.parent}/functions/{function_id(package, settings)}"
+    key = (settings.api_endpoint, name, str(settings.timeout))
+    with _deploy_lock:
+        known = _deployed.get(key)
+        if known is not None:
+            return known
+        function = _get(client, name)
+        if function is None:
+            function = _create(client, name, package, settings)
+        function = _wait_active(client, name, function)
+        uri = function.service_config.uri or function.url
+        if not uri:
+            raise BackendUnavailableError(f"Cloud Function {name} is active but has no URL")
+        hello = _check(caller_for(uri), name)
+        runtime = GcfRuntime(
+            name, uri, settings.memory, int(function.service_config.timeout_seconds or 0), hello
+        )
+        _deployed[key] = runtime
+        return runtime
+
+
+def forget(name: str) -> None:
+    """Drop a function from the process's cache (after it was deleted)."""
+    with _deploy_lock:
+        for key in [k for k in _deployed if k[1] == name]:
+            del _deployed[key]
+
+
+def list_runtimes(
+    client: functions_v2.FunctionServiceClient, settings: GcfSettings
+) -> list[functions_v2.Function]:
+    """Every lithops function of the project and region (all pages)."""
+    found = client.list_functions(request={"parent": settings.parent, "page_size": 100})
+    prefix = f"{settings.parent}/functions/{FUNCTION_PREFIX}-"
+    return [f for f in found if f.name.startswith(prefix)]
+
+
+def _get(client: functions_v2.FunctionServiceClient, name: str) -> functions_v2.Function | None:
+    try:
+        return client.get_function(name=name)
+    except gexc.NotFound:
+        return None
+    except gexc.GoogleAPIError as exc:
+        raise BackendUnavailableError(f"cannot look up Cloud Function {name}: {exc}") from exc
+
+
+def _requirements() -> bytes:
+    try:
+        version = importlib_metadata.version("google-cloud-storage")
+    except importlib_metadata.PackageNotFoundError:
+        return b"google-cloud-storage\n"
+    return f"google-cloud-storage=={version}\n".encode()
+
+
+def _create(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    package: WorkerPackage,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    archive = package.zip({"main.py": MAIN_MODULE, "requirements.txt": _requirements()})
+    logger.info("deploying Cloud Function %s (%d KiB of code)", name, len(archive) >> 10)
+    try:
+        upload = client.generate_upload_url(request={"parent": settings.parent})
+        put = requests.put(
+            upload.upload_url,
+            data=archive,
+            headers={"Content-Type": "application/zip"},
+            timeout=300,
+        )
+        put.raise_for_status()
+    except (gexc.GoogleAPIError, requests.RequestException) as exc:
+        raise BackendUnavailableError(
+            f"cannot upload the code of Cloud Function {name}: {exc}. Check that the Cloud "
+            f"Functions API is enabled in project {settings.project}"
+        ) from exc
+    env = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
+    function = functions_v2.Function(
+        name=name,
+        description=f"lithops {package.tag} worker runtime",
+        labels={**settings.labels, "lithops": "runtime", "lithops-version": package.tag},
+        build_config=functions_v2.BuildConfig(
+            runtime=python_runtime(),
+            entry_point=ENTRY_POINT,
+            source=functions_v2.Source(storage_source=upload.storage_source),
+        ),
+        service_config=functions_v2.ServiceConfig(
+            available_memory=_memory(settings.memory),
+            available_cpu=_CPU_OF_TIER[settings.memory],
+            timeout_seconds=settings.timeout,
+            max_instance_count=settings.max_workers,
+            # One batch per instance at a time: a batch gets the memory it was sized for.
+            max_instance_request_concurrency=1,
+            environment_variables=env,
+            ingress_settings=functions_v2.ServiceConfig.IngressSettings.ALLOW_ALL,
+            all_traffic_on_latest_revision=True,
+            service_account_email=settings.service_account,
+        ),
+    )
+    try:
+        operation = client.create_function(
+            parent=settings.parent, function=function, function_id=name.rsplit("/", 1)[-1]
+        )
+        return operation.result(timeout=_DEPLOY_TIMEOUT_S)
+    except gexc.AlreadyExists:
+        found = _get(client, name)  # another client deployed it meanwhile
+        if found is not None:
+            return found
+        raise
+    except gexc.GoogleAPIError as exc:
+        raise BackendUnavailableError(
+            f"cannot create Cloud Function {name}: {exc}; delete it ({_delete_hint(name)}) "
+            f"and try again"
+        ) from exc
+
+
+def _wait_active(
+    client: functions_v2.FunctionServiceClient, name: str, function: functions_v2.Function
+) -> functions_v2.Function:
+    deadline = time.monotonic() + _DEPLOY_TIMEOUT_S
+    delay = 0.5
+    state = functions_v2.Function.State
+    while True:
+        if function.state == state.ACTIVE:
+            return function
+        if function.state == state.FAILED:
+            messages = "; ".join(m.message for m in function.state_messages)
+            raise BackendUnavailableError(
+                f"Cloud Function {name} failed to deploy ({messages or 'no reason given'}); "
+                f"delete it ({_delete_hint(name)}) and try again"
+            )
+        if time.monotonic() > deadline:
+            raise BackendUnavailableError(
+                f"Cloud Function {name} is still {function.state.name} after "
+                f"{_DEPLOY_TIMEOUT_S:.0f} s"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+        function = _get(client, name) or function
+
+
+def _check(caller: FunctionCaller, name: str) -> dict[str, Any]:
+    """The function's wire hello; raises when its Python or wire version cannot serve us."""
+    try:
+        response = caller.post(json.dumps({"t": "metadata"}), f"metadata of {name}")
+    except requests.RequestException as exc:
+        raise BackendUnavailableError(f"cannot invoke Cloud Function {name}: {exc}") from exc
+    try:
+        hello = from_json(response.json())
+    except ValueError:
+        hello = None
+    if response.status_code != 200 or not isinstance(hello, dict):
+        raise BackendUnavailableError(
+            f"Cloud Function {name} did not answer the lithops metadata call (HTTP "
+            f"{response.status_code}: {response.text[:500]!r}); delete it ({_delete_hint(name)}) "
+            f"so that it is deployed again"
+        )
+    try:
+        wire.check_hello(hello, f"Cloud Function {name}")
+    except WireVersionError as exc:
+        raise WireVersionError(
+            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
+        ) from None
+    return hello
