@@ -291,6 +291,14 @@ def test_queued_batches_keep_no_acknowledge_clock(objects: Any) -> None:
     assert objects.SEEN["most"] == 1
 
 
+def test_lithops_workers_caps_them_when_the_section_sets_no_max_workers(objects: Any) -> None:
+    config = _config(hold=0.3)
+    config["lithops"]["workers"] = 1
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.map(square, range(4), chunksize=1).get_result(timeout=60) == [0, 1, 4, 9]
+    assert objects.SEEN["most"] == 1
+
+
 def test_without_max_workers_the_backend_gets_every_batch(objects: Any) -> None:
     with lithops.FunctionExecutor(config=_config(hold=0.3)) as fexec:
         fexec.map(square, range(6), chunksize=1).get_result(timeout=60)

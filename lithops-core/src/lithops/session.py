@@ -151,7 +151,8 @@ class JobSession:
         return self._worker_config_env
 
     def close(self, dismantle: bool = False) -> None:
-        """Cancel what still runs and release the backend's handle. Idempotent."""
+        """Cancel what still runs and release the backend's handle; with ``data_cleaner``
+        (the default), delete lithops' own temporary objects of the jobs. Idempotent."""
         if self.closed:
             return
         self.closed = True
@@ -163,7 +164,29 @@ class JobSession:
                 self.host.release(self._handle, dismantle=dismantle)
             except Exception as exc:
                 logger.warning("backend %r could not release its handle: %s", self.backend, exc)
+        if self.config["lithops"].get("data_cleaner", True) and self.job_stats:
+            self._clean_staged()
         self.log_recorder.close()
+
+    def _clean_staged(self) -> None:
+        """Delete what lithops staged in storage for this session's jobs (the ``functions/``
+        of each job's temporary prefix); the functions' own cloud objects stay."""
+        if self._storage is None:
+            return  # nothing here made a storage: nothing was staged through it
+        from lithops.storage.storage import TEMP_PREFIX
+
+        prefix = f"{TEMP_PREFIX}/{self.executor_id}/"
+        try:
+            storage = self._storage
+            keys = [
+                k
+                for k in storage.list_keys(storage.bucket, prefix)
+                if k[len(prefix) :].split("/")[1:2] == ["functions"]
+            ]
+            if keys:
+                storage.delete_objects(storage.bucket, keys)
+        except Exception as exc:  # clean-up must not fail a close
+            logger.debug("temporary objects of %s not deleted: %s", self.executor_id, exc)
 
     # -- jobs ----------------------------------------------------------------------------------
 
