@@ -3,8 +3,8 @@
 moto runs every invocation it gets; real Lambda answers ``429 TooManyRequestsException`` when
 a function's reserved concurrency is used up. The proxy does that: an invoke arriving while
 ``concurrency`` invokes of the function are in flight gets Lambda's throttling response, and
-every other request passes through to moto unchanged. It records each invoke's body, so tests
-can check what travelled.
+every other request passes through to moto unchanged. It records each invoke's body and the
+access key that signed it, so tests can check what travelled and whose identity called.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class ConcurrencyProxy:
         self.throttled = 0
         self.invoked = 0
         self.bodies: list[bytes] = []
+        #: the access key id of each invoke's signature (``Credential=AKID/...``)
+        self.signers: list[str] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -57,8 +59,11 @@ class ConcurrencyProxy:
                 body = self.rfile.read(length) if length else b""
                 invoke = self.command == "POST" and self.path.rstrip("/").endswith("invocations")
                 if invoke:
+                    auth = self.headers.get("Authorization") or ""
+                    signer = auth.split("Credential=", 1)[-1].split("/", 1)[0] if auth else ""
                     with proxy.lock:
                         proxy.bodies.append(body)
+                        proxy.signers.append(signer)
                         if proxy.in_flight >= proxy.concurrency:
                             proxy.throttled += 1
                             self._reply(

@@ -204,16 +204,19 @@ class SshHostFactory:
             log(f"network {self._network.name} on {self._network.subnet}")
         return self._network
 
-    def make(self, image: str = "bookworm", name: str | None = None) -> SshHost:
+    def make(
+        self, image: str = "bookworm", name: str | None = None, address: str | None = None
+    ) -> SshHost:
         """Start a host of the given Debian suite and wait until its sshd answers.
 
         :param image: ``bookworm`` (Python 3.11) or ``bullseye`` (Python 3.9).
         :param name: container name; defaults to a name unique to this run.
+        :param address: the host's IP in :attr:`network`'s subnet (default: the engine picks).
         """
         tag = ensure_sshhost_image(self.engine, image)
         self._count += 1
         name = name or f"lithops-test-{self.session}-h{self._count}"
-        container = self._start_container(tag, name, address=None)
+        container = self._start_container(tag, name, address=address)
         host = SshHost(
             name=name,
             address=self._address_of(container),

@@ -11,6 +11,7 @@ sent, a metadata invocation checks the function's Python minor and wire version.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -26,20 +27,82 @@ from lithops.errors import BackendUnavailableError, ConfigError, WireVersionErro
 from lithops.packaging import WorkerPackage, worker_package
 from lithops.worker.serverless import from_json
 from lithops_aws.lambda_config import LambdaSettings
+from lithops_aws.session import make_client, make_session
 
-__all__ = ["FUNCTION_PREFIX", "HANDLER", "LambdaRuntime", "deploy", "function_name"]
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "FUNCTION_PREFIX",
+    "HANDLER",
+    "LambdaRuntime",
+    "deploy",
+    "forget",
+    "function_name",
+    "lambda_client",
+    "replace_code",
+    "runtime_tags",
+]
 
 logger = logging.getLogger(__name__)
 
 HANDLER = "lithops.worker.serverless.handler"
 FUNCTION_PREFIX = "lithops-w"
+#: How the CLI and ``runtime list`` name the zip runtime of the client's own code.
+DEFAULT_RUNTIME = "default"
 _ACTIVE_TIMEOUT_S = 300.0
 _deployed: dict[tuple[str, ...], LambdaRuntime] = {}
 _deploy_lock = threading.Lock()
 
 
+def lambda_client(settings: LambdaSettings) -> Any:
+    """A Lambda client for ``settings``: a synchronous invoke waits for the whole call, and
+    retries are the handle's own (throttling is retried there, with backoff)."""
+    return make_client(
+        make_session(settings.boto),
+        "lambda",
+        settings.boto,
+        read_timeout=settings.timeout + 60,
+        connect_timeout=10,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=min(settings.pool_threads, settings.max_workers) + 4,
+    )
+
+
+#: Shipped beside the worker runtime so that a call can open its own executor (nested): the
+#: plugin host needs pluggy, and finds aws_lambda/aws_s3 through the entry points below.
+NESTED_PACKAGES = ("lithops_aws", "pluggy")
+#: Distributions whose ``lithops`` entry points the function's code carries (as dist-info).
+_PLUGIN_DISTRIBUTIONS = ("lithops-core", "lithops-aws")
+
+
 def runtime_package() -> WorkerPackage:
-    return worker_package(extra=("lithops_aws",))
+    return worker_package(extra=NESTED_PACKAGES)
+
+
+def plugin_metadata() -> dict[str, bytes]:
+    """``*.dist-info`` with the ``lithops`` entry points of the core and this distribution,
+    so that the function's own plugin host (a nested executor) finds aws_lambda and aws_s3.
+
+    Only the entry points: the code itself is in the worker package.
+    """
+    import importlib.metadata
+
+    files: dict[str, bytes] = {}
+    for dist_name in _PLUGIN_DISTRIBUTIONS:
+        dist = importlib.metadata.distribution(dist_name)
+        points = sorted((ep.name, ep.value) for ep in dist.entry_points if ep.group == "lithops")
+        folder = f"{dist_name.replace('-', '_')}-{dist.version}.dist-info"
+        files[f"{folder}/METADATA"] = (
+            f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {dist.version}\n".encode()
+        )
+        files[f"{folder}/entry_points.txt"] = (
+            "[lithops]\n" + "".join(f"{name} = {value}\n" for name, value in points)
+        ).encode()
+    return files
+
+
+def function_code() -> bytes:
+    """The zip a function's code is: the worker package and the plugins' metadata."""
+    return runtime_package().zip(extra_files=plugin_metadata())
 
 
 def python_runtime() -> str:
@@ -47,10 +110,14 @@ def python_runtime() -> str:
 
 
 def function_name(package: WorkerPackage, settings: LambdaSettings) -> str:
-    """``lithops-w[-<namespace>]-<version>-<digest>-<memory>mb``, at most 64 characters."""
+    """``lithops-w[-<namespace>]-<version>-<digest>[-i<image hash>]-<memory>mb``, at most 64
+    characters; an image runtime's name also hashes its URI."""
     version = package.tag.replace(".", "-")
     namespace = re.sub(r"[^A-Za-z0-9-]", "-", settings.namespace)[:16]
-    parts = [FUNCTION_PREFIX, namespace, version, f"{settings.memory}mb"]
+    image = (
+        "i" + hashlib.sha256(settings.runtime.encode()).hexdigest()[:8] if settings.runtime else ""
+    )
+    parts = [FUNCTION_PREFIX, namespace, version, image, f"{settings.memory}mb"]
     if settings.architecture != "x86_64":
         parts.append(settings.architecture)
     return "-".join(p for p in parts if p)[:64]
@@ -69,12 +136,6 @@ class LambdaRuntime:
 
 def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
     """Find or create the function for ``settings``, wait until it is active, check it."""
-    if settings.runtime:
-        raise ConfigError(
-            f"aws_lambda runtime {settings.runtime!r}: container-image runtimes are not "
-            f"supported yet; remove 'runtime' from the aws_lambda section to use the default "
-            f"runtime (this client's own code, deployed as a zip)"
-        )
     package = runtime_package()
     name = function_name(package, settings)
     env = json.dumps(settings.env_vars, sort_keys=True)
@@ -125,17 +186,15 @@ def _create(
     logger.info("deploying Lambda function %s (%d KiB of code)", name, package.size >> 10)
     kwargs: dict[str, Any] = {
         "FunctionName": name,
-        "Runtime": python_runtime(),
         "Role": settings.execution_role,
-        "Handler": HANDLER,
-        "Code": {"ZipFile": package.zip()},
+        **_code(settings),
         "Description": f"lithops {package.tag} worker runtime",
         "MemorySize": settings.memory,
         "Timeout": settings.timeout,
         "Architectures": [settings.architecture],
         "EphemeralStorage": {"Size": settings.ephemeral_storage},
         "Environment": {"Variables": {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}},
-        "Tags": {**settings.user_tags, "lithops-version": package.tag, "lithops": "runtime"},
+        "Tags": {**settings.user_tags, **runtime_tags(package, settings)},
     }
     if settings.vpc:
         kwargs["VpcConfig"] = {
@@ -157,6 +216,47 @@ def _create(
             f"cannot create Lambda function {name}: {exc}. Check that execution_role "
             f"({settings.execution_role}) exists and may be passed to Lambda"
         ) from exc
+
+
+def _code(settings: LambdaSettings) -> dict[str, Any]:
+    if settings.runtime:  # an image built by `lithops runtime build` (worker layer inside)
+        return {"PackageType": "Image", "Code": {"ImageUri": settings.runtime}}
+    return {
+        "PackageType": "Zip",
+        "Runtime": python_runtime(),
+        "Handler": HANDLER,
+        "Code": {"ZipFile": function_code()},
+    }
+
+
+def runtime_tags(package: WorkerPackage, settings: LambdaSettings) -> dict[str, str]:
+    """The tags that make a function one of ours, and say what it runs."""
+    return {
+        "lithops": "runtime",
+        "lithops-version": package.tag,
+        "lithops-runtime": settings.runtime or DEFAULT_RUNTIME,
+        "lithops-namespace": settings.namespace,
+    }
+
+
+def replace_code(client: Any, name: str, settings: LambdaSettings) -> LambdaRuntime:
+    """Put this client's code into the deployed function ``name`` (``lithops runtime update``),
+    wait until it is active again and check it answers as this client expects."""
+    package = runtime_package()
+    config = _wait_active(client, name, _get_function(client, name) or {})
+    try:
+        code = _code(settings)["Code"]
+        config = dict(client.update_function_code(FunctionName=name, Publish=False, **code))
+    except botocore.exceptions.ClientError as exc:
+        raise BackendUnavailableError(f"cannot update the code of {name}: {exc}") from exc
+    config = _wait_active(client, name, config)
+    client.tag_resource(Resource=config["FunctionArn"], Tags=runtime_tags(package, settings))
+    forget(client, name)
+    hello = _check(client, name)
+    return LambdaRuntime(
+        name, config["FunctionArn"], int(config.get("MemorySize") or 0),
+        int(config.get("Timeout") or 0), hello,
+    )  # fmt: skip
 
 
 def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,12 @@ larger than ``payload_limit`` travels through storage; so does a response (the f
 spills it, see :mod:`lithops.worker.serverless`). The event carries the storage's worker
 descriptor, never credentials: the function uses its execution role.
 
+Cost: every invocation asks for the log tail (``LogType=Tail``) and takes the billed duration
+from Lambda's ``REPORT`` line (``Billed Duration: N ms``); where the platform reports none (moto
+does not), the handler's own measured duration, rounded up to the millisecond as Lambda
+bills, counts instead. :meth:`LambdaHandle.cost` prices a job from its invocations: billed
+GB-seconds (duration * memory) * ``price_per_gb_s`` plus requests * ``price_per_request``.
+
 A batch whose invocation fails (the runtime exited, it timed out) is run again call by call,
 so that only the call that caused it fails; a single call's failure becomes
 ``CallTimeoutError`` ("Task timed out") or ``WorkerLostError`` (exits and kills, with the
@@ -21,6 +27,7 @@ import concurrent.futures
 import dataclasses
 import json
 import logging
+import math
 import pickle
 import random
 import re
@@ -41,7 +48,7 @@ from lithops.errors import (
     WireVersionError,
     WorkerLostError,
 )
-from lithops.plugins.types import CallBatch, CallKey, EventSink
+from lithops.plugins.types import CallBatch, CallKey, EventSink, JobUsage
 from lithops.worker.serverless import FunctionUploads, decode_event_response
 from lithops_aws.lambda_config import LambdaSettings
 from lithops_aws.lambda_deploy import LambdaRuntime
@@ -74,6 +81,7 @@ _CONNECTION_ERRORS = (
     botocore.exceptions.ConnectTimeoutError,
 )
 _EXIT_STATUS = re.compile(r"exit status (-?\d+)")
+_BILLED = re.compile(r"Billed Duration:\s*([0-9.]+)\s*ms")
 #: JSON and base64 grow an event by about 4/3; keep a margin for the other keys.
 _EVENT_OVERHEAD = 2048
 
@@ -104,10 +112,15 @@ class LambdaHandle:
             thread_name_prefix="lithops-lambda",
         )
         self._cancelled: set[CallKey] = set()
+        self._nested_config = settings.nested_config(client.meta.region_name)
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        #: invocations answered, and the sum of their billed time (for cost figures)
+        #: invocations answered
         self.invocations = 0
+        #: job key -> billed invocations and their billed milliseconds (for cost figures)
+        self.usage: dict[str, list[int]] = {}
+        #: where billed durations came from: "report" (Lambda's log tail) or "handler"
+        self.billed_from: set[str] = set()
         self._functions = FunctionUploads(inline_limit=min(64 << 10, settings.payload_limit // 8))
 
     # -- the hook methods -----------------------------------------------------------------
@@ -128,6 +141,30 @@ class LambdaHandle:
     def release(self) -> None:
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def cost(self, usage: JobUsage) -> float | None:
+        """What the job's invocations cost, in US dollars: billed GB-seconds and requests."""
+        with self._lock:
+            invocations, billed_ms = self.usage.get(usage.job_key, (0, 0))
+        gb_s = billed_ms / 1000 * self.runtime.memory / 1024
+        return gb_s * self.settings.price_per_gb_s + invocations * self.settings.price_per_request
+
+    def _bill(self, job_key: str, response: dict[str, Any], body: Any) -> None:
+        billed = None
+        tail = response.get("LogResult")
+        if tail:
+            found = _BILLED.search(base64.b64decode(tail).decode("utf-8", "replace"))
+            if found:
+                billed, source = math.ceil(float(found.group(1))), "report"
+        if billed is None:
+            measured = body.get("duration_ms") if isinstance(body, dict) else None
+            billed, source = math.ceil(float(measured or 0)), "handler"
+        with self._lock:
+            self.invocations += 1
+            entry = self.usage.setdefault(job_key, [0, 0])
+            entry[0] += 1
+            entry[1] += max(billed, 1)
+            self.billed_from.add(source)
 
     # -- one batch ------------------------------------------------------------------------
 
@@ -178,11 +215,12 @@ class LambdaHandle:
             if ref is not None:
                 self._storage_or_none().delete_object(ref["bucket"], ref["key"])
         body = response["Payload"].read()
-        with self._lock:
-            self.invocations += 1
         if response.get("FunctionError"):
+            self._bill(batch.job_key, response, None)
             return self._function_error(body, batch)
-        records = decode_event_response(json.loads(body), self._storage_or_none())
+        answer = json.loads(body)
+        self._bill(batch.job_key, response, answer)
+        records = decode_event_response(answer, self._storage_or_none())
         for record in records:
             output = record.get("output")
             if output:
@@ -192,7 +230,11 @@ class LambdaHandle:
         return None
 
     def _event(self, batch: CallBatch) -> tuple[dict[str, Any], dict[str, str] | None]:
-        event: dict[str, Any] = {"t": "batch", "wire": list(wire.WIRE_VERSION)}
+        event: dict[str, Any] = {
+            "t": "batch",
+            "wire": list(wire.WIRE_VERSION),
+            "config": self._nested_config,
+        }
         storage = self._storage_or_none()
         if storage is not None:
             event["storage"] = storage.worker_descriptor()
@@ -231,6 +273,7 @@ class LambdaHandle:
                     self.client.invoke(
                         FunctionName=self.runtime.name,
                         InvocationType="RequestResponse",
+                        LogType="Tail",
                         Payload=payload,
                     )
                 )

@@ -15,6 +15,7 @@ from lithops.plugins.types import (
     BackendKind,
     CallBatch,
     CallKey,
+    KeySpec,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -22,6 +23,7 @@ from lithops_aws.lambda_config import LAMBDA_KEYS
 
 if TYPE_CHECKING:
     from lithops_aws.lambda_invoke import LambdaHandle
+    from lithops_aws.lambda_runtimes import LambdaRuntimeManager
     from lithops_aws.s3 import S3StorageBackend
 
 __all__ = [
@@ -30,19 +32,24 @@ __all__ = [
     "lithops_provision",
     "lithops_register_backends",
     "lithops_release",
+    "lithops_runtime_manager",
     "lithops_storage_backend",
 ]
 
 S3 = "aws_s3"
 LAMBDA = "aws_lambda"
 
-S3_KEYS: Mapping[str, str] = {
-    "storage_bucket": "bucket for lithops' data (default lithops-<account>-<region>, created)",
-    "region": "the bucket's region (default: the aws section's)",
-    "endpoint": "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)",
-    "access_key_id": "access key (default: the aws section's, else boto3's chain)",
-    "secret_access_key": "secret of the access key",
-    "session_token": "session token of temporary credentials",
+S3_KEYS: Mapping[str, KeySpec] = {
+    "storage_bucket": KeySpec(
+        (str,), "bucket for lithops' data (default lithops-<account>-<region>, created)"
+    ),
+    "region": KeySpec((str,), "the bucket's region (default: the aws section's)"),
+    "endpoint": KeySpec(
+        (str,), "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS)"
+    ),
+    "access_key_id": KeySpec((str,), "access key (default: the aws section's, else boto3's)"),
+    "secret_access_key": KeySpec((str,), "secret of the access key"),
+    "session_token": KeySpec((str,), "session token of temporary credentials"),
 }
 
 
@@ -83,21 +90,11 @@ def lithops_provision(request: ProvisionRequest) -> LambdaHandle | None:
     if request.backend != LAMBDA:
         return None
     from lithops_aws.lambda_config import LambdaSettings
-    from lithops_aws.lambda_deploy import deploy
+    from lithops_aws.lambda_deploy import deploy, lambda_client
     from lithops_aws.lambda_invoke import LambdaHandle
-    from lithops_aws.session import make_client, make_session
 
     settings = LambdaSettings.from_config(request.config, request.runtime_memory)
-    client = make_client(
-        make_session(settings.boto),
-        "lambda",
-        settings.boto,
-        # A synchronous invoke waits for the whole call; retries are the handle's own.
-        read_timeout=settings.timeout + 60,
-        connect_timeout=10,
-        retries={"total_max_attempts": 1},
-        max_pool_connections=min(settings.pool_threads, settings.max_workers) + 4,
-    )
+    client = lambda_client(settings)
     runtime = deploy(client, settings)
     config = request.config
 
@@ -140,3 +137,12 @@ def lithops_release(handle: Any, dismantle: bool) -> bool | None:
         handle.client.delete_function(FunctionName=handle.runtime.name)
         forget(handle.client, handle.runtime.name)
     return True
+
+
+@hookimpl
+def lithops_runtime_manager(backend: str, config: Mapping[str, Any]) -> LambdaRuntimeManager | None:
+    if backend != LAMBDA:
+        return None
+    from lithops_aws.lambda_runtimes import LambdaRuntimeManager
+
+    return LambdaRuntimeManager(config)

@@ -118,6 +118,14 @@ class FunctionExecutor:
         """Cancel what is still running and free the backend (warm pools stay warm)."""
         self.session.close()
 
+    def dismantle(self) -> None:
+        """Close, and remove what the backend set up for this executor (Lithops 3.x).
+
+        Standalone on a VM provider: create-mode VMs are deleted (or stopped, per the
+        provider's ``delete_on_dismantle``), reuse-mode VMs stopped. Also after ``close()``.
+        """
+        self.session.close(dismantle=True)
+
     # -- backend -----------------------------------------------------------------------------
 
     @property

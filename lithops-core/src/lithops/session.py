@@ -74,6 +74,7 @@ class JobSession:
         self.job_stats: list[dict[str, Any]] = []
         self.log_recorder = LogRecorder(executor_id)
         self.closed = False
+        self._dismantled = False
         self._job_counter = itertools.count()
         self._handle: Any = None
         self._provision_lock = threading.Lock()
@@ -152,21 +153,32 @@ class JobSession:
 
     def close(self, dismantle: bool = False) -> None:
         """Cancel what still runs and release the backend's handle; with ``data_cleaner``
-        (the default), delete lithops' own temporary objects of the jobs. Idempotent."""
-        if self.closed:
+        (the default), delete lithops' own temporary objects of the jobs. Idempotent, except
+        that a ``dismantle`` after a plain close still dismantles.
+
+        :raises Exception: the backend's error when a ``dismantle`` fails (the user asked for
+            the teardown: say it did not happen); a plain release only logs it.
+        """
+        if self.closed and not (dismantle and not self._dismantled):
             return
+        first = not self.closed
         self.closed = True
-        pending = [f for f in self.futures if not f.done]
-        if pending:
-            self.scheduler.cancel(pending)
+        self._dismantled = self._dismantled or dismantle
+        if first:
+            pending = [f for f in self.futures if not f.done]
+            if pending:
+                self.scheduler.cancel(pending)
         if self._handle is not None:
             try:
                 self.host.release(self._handle, dismantle=dismantle)
             except Exception as exc:
+                if dismantle:
+                    raise
                 logger.warning("backend %r could not release its handle: %s", self.backend, exc)
-        if self.config["lithops"].get("data_cleaner", True) and self.job_stats:
-            self._clean_staged()
-        self.log_recorder.close()
+        if first:
+            if self.config["lithops"].get("data_cleaner", True) and self.job_stats:
+                self._clean_staged()
+            self.log_recorder.close()
 
     def _clean_staged(self) -> None:
         """Delete what lithops staged in storage for this session's jobs (the ``functions/``

@@ -1,7 +1,8 @@
 """``fexec.job_summary()``: one CSV row per job of an executor, with a cost column.
 
 The cost comes from the compute backend: the handle's ``cost(usage: JobUsage)`` method (see
-:class:`lithops.plugins.types.BackendHandle`) prices the job in US dollars (a serverless
+:class:`lithops.plugins.types.ComputeHandle`, :class:`~lithops.plugins.types.BackendHandle`)
+prices the job in US dollars (a serverless
 backend what it was billed, a VM backend instance hours); Lithops' older
 ``calc_cost(runtimes_s, memory_mb)`` still works. Localhost is free: 0. Any other backend
 without either leaves the cell empty (unknown, not zero), as does a ``cost`` of ``None``.
@@ -44,9 +45,10 @@ COLUMNS = (
 
 
 def _cost(session: JobSession, usage: JobUsage) -> Any:
-    value = session.host.cost(session.compute_handle, usage)
-    if value is not None:
-        return round(value, 10)
+    handle = session.compute_handle
+    if any(callable(getattr(handle, name, None)) for name in ("cost", "calc_cost")):
+        value = session.host.cost(handle, usage)
+        return "" if value is None else round(value, 10)
     return 0.0 if session.mode == "localhost" else ""
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "is_docker_runtime",
     "parse_hosts",
     "parse_settings",
+    "provider_config",
 ]
 
 #: The compute backend name and its alias (Lithops calls it ``vm``).
@@ -136,10 +137,13 @@ def parse_settings(
 
     In ``consume`` mode the hosts belong to the user, so ``auto_dismantle`` is off whatever the
     config says (as in Lithops' vm backend): agents stop on their idle timeouts instead.
+    ``consume=False`` reads the settings of a VM provider's VMs: ``exec_mode`` defaults to
+    ``reuse`` and ``auto_dismantle`` to true, as in Lithops.
     """
     raw = dict(config.get("standalone") or {})
     raw.update({k: v for k, v in section(config).items() if k in STANDALONE_KEYS})
-    mode = str(raw.get("exec_mode") or "consume").lower()
+    # A VM provider's VMs (consume=False) default to Lithops' reuse and auto_dismantle.
+    mode = str(raw.get("exec_mode") or ("consume" if consume else "reuse")).lower()
     if mode not in _EXEC_MODES:
         raise ConfigError(
             f"standalone.exec_mode is {mode!r}; choose one of {', '.join(_EXEC_MODES)}"
@@ -150,11 +154,23 @@ def parse_settings(
         runtime=runtime or raw.get("runtime"),
         exec_mode=mode,
         start_timeout=_seconds(raw, "start_timeout", 300.0),
-        auto_dismantle=bool(raw.get("auto_dismantle", False))
-        and not (consume and mode == "consume"),
+        auto_dismantle=bool(raw.get("auto_dismantle", not consume)) and mode != "consume",
         soft_dismantle_timeout=soft,
         hard_dismantle_timeout=hard,
     )
+
+
+def provider_config(config: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """What ``lithops_vm_provider`` gets: the provider's section over Lithops' provider section
+    (``aws:`` under ``aws_ec2:``), with the ``exec_mode`` and ``start_timeout`` in force."""
+    settings = parse_settings(config, consume=False)
+    shared = config.get(backend.partition("_")[0]) if "_" in backend else None
+    return {
+        **(dict(shared) if isinstance(shared, Mapping) else {}),
+        **dict(config.get(backend) or {}),
+        "exec_mode": settings.exec_mode,
+        "start_timeout": settings.start_timeout,
+    }
 
 
 def parse_hosts(config: Mapping[str, Any]) -> list[HostSpec]:

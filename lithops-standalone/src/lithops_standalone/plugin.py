@@ -18,7 +18,7 @@ from lithops.plugins.types import (
     ProvisionRequest,
     RegisterBackend,
 )
-from lithops_standalone.config import BACKEND_NAMES, SECTION_KEYS
+from lithops_standalone.config import BACKEND_NAMES, SECTION_KEYS, provider_config
 
 if TYPE_CHECKING:
     import click
@@ -51,9 +51,13 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
 
         # A read-only ``capacity`` property: the protocol's attribute, from live hosts.
         return cast("ComputeHandle", provision(request))
-    # create/reuse: the backend is a VM provider's (aws_ec2...); its VMs are our hosts.
+    # Any other standalone backend may be a VM provider's (aws_ec2...): its VMs are our hosts.
     standalone = request.config.get("standalone") or {}
-    if str(standalone.get("exec_mode") or "").lower() not in ("create", "reuse"):
+    in_standalone = (request.config.get("lithops") or {}).get("mode") == "standalone"
+    if not in_standalone and str(standalone.get("exec_mode") or "").lower() not in (
+        "create",
+        "reuse",
+    ):
         return None
     from lithops.plugins.manager import get_plugin_host
     from lithops.plugins.types import BackendKind
@@ -61,8 +65,7 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
     host = get_plugin_host()
     if host.find(request.backend, BackendKind.VM_PROVIDER) is None:
         return None  # not a VM provider's name: another plugin's compute backend
-    section = dict(request.config.get(request.backend) or {})
-    provider = host.vm_provider(request.backend, section)
+    provider = host.vm_provider(request.backend, provider_config(request.config, request.backend))
     from lithops_standalone.provision import provision_vms
 
     return cast("ComputeHandle", provision_vms(request, provider))

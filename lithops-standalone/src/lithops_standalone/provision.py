@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
+from lithops.errors import ConfigError
 from lithops.plugins.types import ProvisionRequest
 from lithops.vm import VMInstance, VMProvider, VMSpec
 from lithops_standalone.config import (
@@ -14,6 +16,7 @@ from lithops_standalone.config import (
     parse_settings,
 )
 from lithops_standalone.handle import StandaloneHandle, open_hosts
+from lithops_standalone.known_hosts import forget_host
 
 __all__ = ["provision", "provision_vms"]
 
@@ -27,13 +30,21 @@ def provision(request: ProvisionRequest) -> StandaloneHandle:
 
 
 def provision_vms(request: ProvisionRequest, provider: VMProvider) -> StandaloneHandle:
-    """``create``/``reuse``: get VMs from ``provider``, then attach them like consumed hosts.
+    """Get VMs from ``provider``, then attach them like consumed hosts.
 
-    As many VMs as the provider's ``max_workers`` (default 1).
+    ``create``: ``max_workers`` new VMs (default 1), deleted on release when dismantling
+    (``FunctionExecutor.dismantle()``, or closing with ``auto_dismantle``). ``reuse``: the
+    provider's existing VMs, stopped ones started, missing ones created; stopped on
+    ``dismantle()``, else by their agents' idle timeouts. ``consume``: the VM the provider
+    names (started if stopped); never stopped or deleted by us.
     """
     settings = parse_settings(request.config, request.runtime, consume=False)
     section = request.config.get(request.backend) or {}
-    vms = _obtain(provider, settings, int(section.get("max_workers") or 1))
+    count = _max_workers(section.get("max_workers"), request.backend)
+    vms, created = _obtain(provider, settings, count)
+    for vm in created:
+        # A new machine at an address another one may have had: its old key means nothing.
+        forget_host(vm.address, vm.port)
     specs = [_spec(vm) for vm in vms]
     try:
         handle = open_hosts(
@@ -41,37 +52,52 @@ def provision_vms(request: ProvisionRequest, provider: VMProvider) -> Standalone
             specs,
             settings,
             request.events,
-            on_dismantle=provider.self_stop_command,
+            on_dismantle=provider.self_stop_command if settings.auto_dismantle else None,
         )
     except BaseException:
-        if settings.exec_mode == "create":
-            for vm in vms:
-                provider.delete(vm.id)
+        for vm in created:
+            provider.delete(vm.id)
         raise
 
     def release(dismantle: bool) -> None:
-        if not (dismantle and settings.auto_dismantle):
-            return  # the agents stop (and stop their VMs) on their idle timeouts
-        for vm in vms:
-            if settings.exec_mode == "create":
+        if settings.exec_mode == "create" and (dismantle or settings.auto_dismantle):
+            for vm in vms:
                 provider.delete(vm.id)
-            else:
+        elif settings.exec_mode == "reuse" and dismantle:
+            for vm in vms:
                 provider.stop(vm.id)
+        # Otherwise the agents stop (and stop their VMs) on their idle timeouts.
 
     handle.on_release = release
     return handle
 
 
-def _obtain(provider: VMProvider, settings: StandaloneSettings, count: int) -> list[VMInstance]:
+def _max_workers(value: Any, backend: str) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{backend}.max_workers must be a positive whole number, got {value!r}")
+    return value
+
+
+def _obtain(
+    provider: VMProvider, settings: StandaloneSettings, count: int
+) -> tuple[list[VMInstance], list[VMInstance]]:
+    """The VMs to attach, and those of them created now."""
+    spec = VMSpec(name="lithops-worker")
     if settings.exec_mode == "create":
-        return list(provider.create(VMSpec(name="lithops-worker"), count))
+        created = list(provider.create(spec, count))
+        return created, created
     existing: Sequence[VMInstance] = [
         vm for vm in provider.list() if vm.state in ("running", "stopped", "pending")
     ]
+    if settings.exec_mode == "consume":
+        count = len(existing)
     vms = [provider.start(vm.id) if vm.state == "stopped" else vm for vm in existing[:count]]
+    created = []
     if len(vms) < count:
-        vms.extend(provider.create(VMSpec(name="lithops-worker"), count - len(vms)))
-    return vms
+        created = list(provider.create(spec, count - len(vms)))
+    return vms + created, created
 
 
 def _spec(vm: VMInstance) -> HostSpec:

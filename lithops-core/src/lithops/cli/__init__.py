@@ -13,6 +13,11 @@ Plugins add commands through the ``lithops_cli_commands`` hook::
     def lithops_cli_commands(cli):
         cli.add_command(mybackend)
 
+Its commands use the helpers of :mod:`lithops.cli.helpers` (re-exported here):
+``command_options()``, ``command_config()``, ``print_table(...)``, ``fail(message)``. A
+backend with runtimes plugs into ``lithops runtime ...`` and ``lithops clean`` through the
+``lithops_runtime_manager`` hook instead of adding commands.
+
 A plugin cannot replace a built-in command (or another plugin's): such a command is ignored
 and the conflict is reported on stderr and by ``lithops backends``.
 """
@@ -24,8 +29,29 @@ from collections.abc import Sequence
 import click
 
 from lithops.cli.app import LithopsGroup, add_plugin_commands, build_cli
+from lithops.cli.helpers import (
+    command_backend,
+    command_config,
+    command_host,
+    command_options,
+    fail,
+    print_table,
+    runtime_manager,
+)
 
-__all__ = ["LithopsGroup", "add_plugin_commands", "build_cli", "main"]
+__all__ = [
+    "LithopsGroup",
+    "add_plugin_commands",
+    "build_cli",
+    "command_backend",
+    "command_config",
+    "command_host",
+    "command_options",
+    "fail",
+    "main",
+    "print_table",
+    "runtime_manager",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

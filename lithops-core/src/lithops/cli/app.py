@@ -93,7 +93,8 @@ def build_cli(host: PluginHost | None = None) -> LithopsGroup:
     """
     from lithops.cli.commands_backends import backends
     from lithops.cli.commands_logs import logs
-    from lithops.cli.commands_run import clean, hello, selftest
+    from lithops.cli.commands_run import hello, selftest
+    from lithops.cli.commands_runtime import clean, runtime
     from lithops.cli.commands_storage import storage
 
     root = _root_callback(host)
@@ -108,7 +109,7 @@ def build_cli(host: PluginHost | None = None) -> LithopsGroup:
         context_settings={"help_option_names": ["-h", "--help"]},
     )(root)
     assert isinstance(group, LithopsGroup)
-    for command in (hello, selftest, clean, backends, storage, logs):
+    for command in (hello, selftest, clean, runtime, backends, storage, logs):
         group.add_command(command)
     if host is not None:
         add_plugin_commands(group, host)

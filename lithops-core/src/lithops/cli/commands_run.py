@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import importlib
 import os
 import socket
 import time
@@ -17,7 +16,7 @@ from lithops.cli.state import CliState, common_options, pass_state
 from lithops.cli.table import render_table
 from lithops.errors import LithopsError
 
-__all__ = ["clean", "hello", "selftest"]
+__all__ = ["hello", "selftest"]
 
 
 def where_am_i(name: str) -> str:
@@ -153,20 +152,3 @@ def selftest(state: CliState, timeout: int) -> None:
         click.echo(f"\n{len(failed)} of {len(rows)} checks failed: {', '.join(failed)}")
         raise SystemExit(1)
     click.echo(f"\nAll {len(rows)} checks passed.")
-
-
-@click.command("clean")
-@common_options()
-@pass_state
-def clean(state: CliState) -> None:
-    """Remove what lithops left behind (temporary data, idle workers)."""
-    try:
-        executor_module: Any = importlib.import_module("lithops.executor")
-    except ImportError:
-        executor_module = None
-    clean_all = getattr(executor_module, "clean_all", None)
-    if clean_all is None:
-        click.echo("Nothing to clean: this lithops-core has no clean-up API (lithops.executor).")
-        return
-    clean_all(state.executor_config())
-    click.echo("Cleaned.")

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         LogRequest,
         ProvisionRequest,
         RegisterBackend,
+        RuntimeManager,
     )
     from lithops.storage.backend import StorageBackend
     from lithops.vm import VMProvider
@@ -179,6 +180,27 @@ def lithops_vm_provider(name: str, config: Mapping[str, Any]) -> VMProvider | No
     :param name: the provider's backend name (``aws_ec2``, ``gcp_compute``).
     :param config: the provider's config section.
     :returns: a provider, or ``None`` when ``name`` is not this plugin's.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# runtime management
+# --------------------------------------------------------------------------------------------
+
+
+@_hookspec(firstresult=True)
+def lithops_runtime_manager(backend: str, config: Mapping[str, Any]) -> RuntimeManager | None:
+    """The runtimes of compute backend ``backend``, for ``lithops runtime build|deploy|list|
+    update|delete`` and ``lithops clean``.
+
+    One object answers every command (see :class:`~lithops.plugins.types.RuntimeManager`),
+    so a backend plugs into the core's commands instead of adding its own.
+    Stops at first non-None result.
+
+    :param backend: the compute backend selected (``-b`` or the config's).
+    :param config: the full validated config; ``config[backend]`` is the backend's section.
+    :returns: a runtime manager, or ``None`` when ``backend`` is not this plugin's (a backend
+        no plugin answers for has no runtimes to manage: the commands say so).
     """
 
 

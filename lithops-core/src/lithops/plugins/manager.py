@@ -25,6 +25,7 @@ from lithops.plugins.types import (
     LogLine,
     LogRequest,
     ProvisionRequest,
+    RuntimeManager,
 )
 
 if TYPE_CHECKING:
@@ -151,6 +152,14 @@ class PluginHost:
         self.backends[(kind, info.name)] = info
         for alias in info.aliases:
             self.aliases[(kind, alias)] = info.name
+        if (
+            kind == BackendKind.VM_PROVIDER
+            and (BackendKind.COMPUTE, info.name) not in self.backends
+        ):
+            # A VM provider is selected like a compute backend (``backend='aws_ec2'``): standalone
+            # mode runs the calls on the provider's VMs.
+            view = {**info.__dict__, "kind": BackendKind.COMPUTE, "mode": "standalone"}
+            self._add_backend(BackendInfo(**view), distribution)
 
     # -- queries --------------------------------------------------------------------------
 
@@ -280,6 +289,17 @@ class PluginHost:
         """``lithops_vm_provider``: the VM provider ``name``, created from ``config``."""
         answer = self._hook.lithops_vm_provider(name=name, config=config)
         return self._answer(answer, "lithops_vm_provider", name, BackendKind.VM_PROVIDER)
+
+    def runtime_manager(self, backend: str, config: Mapping[str, Any]) -> RuntimeManager | None:
+        """``lithops_runtime_manager``: the runtimes of compute backend ``backend``.
+
+        ``None`` is an answer here, not a failure: that backend has no runtimes to manage
+        (``lithops clean`` still cleans what the core left; ``lithops runtime`` says so).
+        """
+        manager: RuntimeManager | None = self._hook.lithops_runtime_manager(
+            backend=backend, config=config
+        )
+        return manager
 
     def cli_commands(
         self, cli: click.Group, on_plugin: Callable[[str | None], None] | None = None

@@ -25,6 +25,8 @@ __all__ = [
     "LogRequest",
     "ProvisionRequest",
     "RegisterBackend",
+    "RuntimeInfo",
+    "RuntimeManager",
 ]
 
 #: ``(job_key, call_id)``: names one call everywhere (client, wire, worker, logs).
@@ -169,6 +171,36 @@ class ComputeHandle(Protocol):
     backend: str
     capacity: int
 
+    def cost(self, usage: JobUsage) -> float | None:
+        """The price of one job in US dollars, for ``fexec.job_summary()``.
+
+        ``0.0`` when it is free, ``None`` when unknown (the summary's cell stays empty). A
+        serverless backend prices what it was billed for the job's invocations (kept per
+        ``usage.job_key``), a VM backend instance hours. Optional: the summary checks for
+        it (and for Lithops' older ``calc_cost(runtimes, memory)``), so a handle without it
+        works and shows no cost.
+        """
+
+
+@dataclass(frozen=True)
+class JobUsage:
+    """What a job used, as handed to a compute handle's ``cost(usage)`` method.
+
+    ``cost`` returns the job's price in US dollars (``0.0`` when free, ``None`` when unknown);
+    a serverless backend prices what it was billed for the job's invocations (it keeps that
+    per ``job_key``), a VM backend instance hours.
+
+    :param job_key: ``"<executor_id>/<job_id>"``.
+    :param calls: calls of the job.
+    :param exec_times_s: execution time of each finished call, as the worker measured it.
+    :param memory_mb: memory per worker in MB, when known.
+    """
+
+    job_key: str
+    calls: int
+    exec_times_s: tuple[float, ...]
+    memory_mb: int | None
+
 
 class BackendHandle:
     """Base class of a handle object: the core calls its methods directly.
@@ -199,26 +231,6 @@ class BackendHandle:
         """The price of one job in US dollars, for ``fexec.job_summary()``: ``0.0`` when it
         is free, ``None`` (the default) when unknown (the summary's cell stays empty)."""
         return None
-
-
-@dataclass(frozen=True)
-class JobUsage:
-    """What a job used, as handed to a compute handle's ``cost(usage)`` method.
-
-    ``cost`` returns the job's price in US dollars (``0.0`` when free, ``None`` when unknown);
-    a serverless backend prices what it was billed for the job's invocations (it keeps that
-    per ``job_key``), a VM backend instance hours.
-
-    :param job_key: ``"<executor_id>/<job_id>"``.
-    :param calls: calls of the job.
-    :param exec_times_s: execution time of each finished call, as the worker measured it.
-    :param memory_mb: memory per worker in MB, when known.
-    """
-
-    job_key: str
-    calls: int
-    exec_times_s: tuple[float, ...]
-    memory_mb: int | None
 
 
 @dataclass
@@ -321,3 +333,63 @@ class LogRequest:
     job_key: str | None = None
     follow: bool = True
     stop: Any = None
+
+
+# --------------------------------------------------------------------------------------------
+# runtime management (``lithops runtime ...``, ``lithops clean``)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """One deployed runtime, as ``lithops runtime list`` shows it.
+
+    :param name: the runtime as users name it (``runtime`` in the config: ``default`` for a
+        backend's default runtime, an image URI...).
+    :param memory: memory of the deployment in MB, when it has one.
+    :param version: the lithops version (and code digest) the deployment runs.
+    :param deployed_as: the platform's name for it (a function name).
+    :param details: more columns, backend-specific (``{"timeout": "180 s"}``).
+    """
+
+    name: str
+    memory: int | None
+    version: str
+    deployed_as: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class RuntimeManager(Protocol):
+    """What ``lithops_runtime_manager`` returns: the runtimes of one backend, for the CLI.
+
+    ``name`` is the runtime as the config names it; ``None`` means the configured one (the
+    default runtime when the config names none). A backend that cannot do one of these
+    (build images, say) raises :class:`lithops.errors.BackendUnavailableError` saying so.
+    """
+
+    backend: str
+
+    def build(self, name: str, file: str | None, extra_args: Sequence[str]) -> str:
+        """Build the runtime ``name`` from ``file`` (a Dockerfile...) and publish it where the
+        backend takes it from (a registry); returns what was published."""
+
+    def deploy(self, name: str | None, memory: int | None, timeout: int | None) -> RuntimeInfo:
+        """Deploy the runtime (what the first executor would otherwise do) and check it."""
+
+    def list(self, name: str | None) -> Sequence[RuntimeInfo]:
+        """The deployed runtimes: every one of this backend, or only those of ``name``."""
+
+    def update(self, name: str | None) -> Sequence[RuntimeInfo]:
+        """Replace the code of every deployment of ``name`` (each memory) with what this
+        client runs; returns the deployments updated."""
+
+    def delete(
+        self, name: str | None, memory: int | None, version: str | None
+    ) -> Sequence[RuntimeInfo]:
+        """Delete the deployments of ``name`` (only that ``memory``/``version`` when given);
+        returns what was deleted."""
+
+    def clean(self, everything: bool) -> Sequence[str]:
+        """Remove what this backend left behind: deployments, their temporary data in
+        storage, local caches. ``everything``: also other users' namespaces and versions.
+        Returns one line per thing removed."""

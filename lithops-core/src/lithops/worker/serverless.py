@@ -27,6 +27,11 @@ the event, or, for a function larger than its inline limit, ``"function": {"key"
 (:class:`FunctionUploads` does both). A warm function instance keeps it by key and reads
 nothing when it has it already.
 
+``"config"`` (optional) is the compute part of the client's config, without secrets, for a call
+that opens its own executor (nested): it is merged under the job's ``LITHOPS_CONFIG`` (which
+names the storage), so ``FunctionExecutor()`` inside the call runs on the same backend with
+the function's own platform identity.
+
 ``"timeout"`` in the batch message is enforced per call with a timer signal when the handler runs
 in the main thread (as it does on Lambda): the call fails with
 :class:`~lithops.errors.CallTimeoutError` and the next call of the batch still runs.
@@ -38,6 +43,7 @@ import base64
 import json
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -110,7 +116,12 @@ def _storage(event: dict[str, Any]) -> Any:
 
 
 def run_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready)."""
+    """Run the batch of a ``batch`` event; return the ``results`` response (JSON-ready).
+
+    ``duration_ms`` in the response is how long the handler ran: what a backend bills from when
+    the platform does not report its own billed duration.
+    """
+    began = time.monotonic()
     _check_wire(event)
     ref = event.get("message_ref")
     if ref:
@@ -122,12 +133,14 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
     function = event.get("function")
     if function and not _FUNCTIONS.has(function["key"]):
         if function.get("ref"):
-            ref = function["ref"]
-            data = _storage(event).get_object(ref["bucket"], ref["key"])
+            where = function["ref"]
+            data = _storage(event).get_object(where["bucket"], where["key"])
         else:
             data = base64.b64decode(function["b64"])
         assert isinstance(data, bytes)
         _FUNCTIONS.put(function["key"], data)
+    if event.get("config"):
+        message["env"] = _with_nested_config(dict(message.get("env") or {}), event["config"])
     records: list[dict[str, Any]] = []
     with _CallTimer(message.get("timeout")) as timer:
         run_batch(
@@ -141,6 +154,7 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
         "t": "results",
         "wire": list(wire.WIRE_VERSION),
         "records": to_json(records),
+        "duration_ms": round((time.monotonic() - began) * 1000, 3),
     }
     spill = event.get("spill")
     if spill:
@@ -189,6 +203,17 @@ class FunctionUploads:
                 ref = {"bucket": storage.bucket, "key": key}
                 self._refs[(batch.job_key, batch.func_key)] = ref
         return {"key": batch.func_key, "ref": ref}
+
+
+def _with_nested_config(env: dict[str, str], nested: dict[str, Any]) -> dict[str, str]:
+    from lithops.config.files import CONFIG_ENV
+
+    job = json.loads(env.get(CONFIG_ENV) or "{}")
+    merged = {**nested, **job}
+    for section in set(nested) & set(job):
+        merged[section] = {**nested[section], **job[section]}
+    env[CONFIG_ENV] = json.dumps(merged)
+    return env
 
 
 def decode_event_response(response: dict[str, Any], storage: Any = None) -> list[dict[str, Any]]:
