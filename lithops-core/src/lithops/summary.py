@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lithops.future import CallState
 from lithops.logs import logs_dir
+from lithops.plugins.manager import PluginHost
 from lithops.plugins.types import JobUsage
 from lithops.session import JobSession
 
@@ -47,7 +48,7 @@ COLUMNS = (
 def _cost(session: JobSession, usage: JobUsage) -> Any:
     handle = session.compute_handle
     if any(callable(getattr(handle, name, None)) for name in ("cost", "calc_cost")):
-        value = session.host.cost(handle, usage)
+        value = PluginHost.cost(handle, usage)
         return "" if value is None else round(value, 10)
     return 0.0 if session.mode == "localhost" else ""
 

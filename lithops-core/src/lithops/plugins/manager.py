@@ -259,7 +259,8 @@ class PluginHost:
             answer = self._hook.lithops_release(handle=handle, dismantle=dismantle)
         self._answer(answer, "lithops_release", _handle_backend(handle), BackendKind.COMPUTE)
 
-    def cost(self, handle: ComputeHandle | None, usage: JobUsage) -> float | None:
+    @staticmethod
+    def cost(handle: ComputeHandle | None, usage: JobUsage) -> float | None:
         """What one job cost on the backend behind ``handle`` (``job_summary``), in US
         dollars: ``handle.cost(usage)``, or an old-style handle's Lithops-era
         ``calc_cost(runtimes_s, memory_mb)``; ``None`` when the handle cannot tell (unknown,
