@@ -98,6 +98,10 @@ class FunctionExecutor:
         """Every future of this executor, in submission order."""
         return self.session.futures
 
+    @futures.setter
+    def futures(self, value: list[ResponseFuture]) -> None:
+        self.session.futures[:] = list(value)  # Lithops code may reset the list
+
     @property
     def job_stats(self) -> list[dict[str, Any]]:
         return self.session.job_stats
