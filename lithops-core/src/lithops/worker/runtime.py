@@ -14,7 +14,6 @@ import resource
 import sys
 import threading
 import time
-import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +30,14 @@ __all__ = ["FunctionCache", "OutputCapture", "run_batch"]
 MAX_OUTPUT_CHARS = 1_000_000
 
 _process_started = False
+
+
+def _format_exc() -> str:
+    # traceback (with linecache and tokenize) loads only when a call fails: a worker's cold
+    # start does not pay for it.
+    import traceback
+
+    return traceback.format_exc()
 
 
 def _peak_memory() -> int:
@@ -139,6 +146,14 @@ class OutputCapture(io.TextIOBase):
 
     def flush(self) -> None:
         pass
+
+    def before_fork(self) -> None:
+        """Hold the lock across a fork (see :func:`os.register_at_fork`): the child must not
+        inherit it held by another thread."""
+        self._lock.acquire()
+
+    def after_fork(self) -> None:
+        self._lock.release()
 
 
 _local = threading.local()
@@ -306,7 +321,7 @@ def run_batch(
             )
         )
         for call_id in calls:
-            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+            emit(_error_record((job_key, call_id), err, _format_exc()))
         return
     try:
         arguments = pickle.loads(message["args"])
@@ -318,7 +333,7 @@ def run_batch(
                 job_key,
                 call_id,
             )
-            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+            emit(_error_record((job_key, call_id), err, _format_exc()))
         return
     if capture is not None:
         _route_output()
@@ -388,7 +403,7 @@ def _run_one(
         func_end = time.time()
         if isinstance(exc, KeyboardInterrupt):
             raise
-        record = _error_record(key, exc, traceback.format_exc())
+        record = _error_record(key, exc, _format_exc())
     else:
         try:
             payload = cloudpickle.dumps(value)
@@ -398,7 +413,7 @@ def _run_one(
                 f"pickled: {type(exc).__name__}: {exc}. Return plain data instead",
                 *key,
             )
-            record = _error_record(key, err, traceback.format_exc())
+            record = _error_record(key, err, _format_exc())
         else:
             record = {"key": key, "ok": True, "value": payload}
             stats["func_result_size"] = len(payload)
