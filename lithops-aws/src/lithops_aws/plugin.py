@@ -68,7 +68,7 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             name=LAMBDA,
             kind=BackendKind.COMPUTE,
             mode="serverless",
-            capabilities=frozenset({"timeout", "worker_lost", "logs"}),
+            capabilities=frozenset({"timeout", "worker_lost", "logs", "function_once"}),
             config_keys=LAMBDA_KEYS,
             description="AWS Lambda: one synchronous invocation per batch of calls",
         )

@@ -50,7 +50,7 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             kind=BackendKind.COMPUTE,
             mode="localhost",
             capabilities=frozenset(
-                {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
+                {"cancel", "timeout", "worker_lost", "logs", "docker", "running", "function_once"}
             ),
             config_keys={
                 "runtime": KeySpec(

@@ -38,7 +38,7 @@ from lithops import wire
 from lithops.errors import BackendUnavailableError, LithopsError, WireVersionError
 from lithops.plugins.types import CallBatch, CallKey, EventSink, JobUsage
 from lithops.serverless.retry import retry_with_backoff
-from lithops.worker.serverless import decode_event_response
+from lithops.worker.serverless import FunctionUploads, decode_event_response
 
 __all__ = ["EVENT_OVERHEAD", "ServerlessHandle", "split_batch", "storage_of"]
 
@@ -100,6 +100,9 @@ class ServerlessHandle:
             max_workers=max(1, min(pool_threads, max_workers)),
             thread_name_prefix=f"lithops-{self.backend or 'serverless'}",
         )
+        # Backends declaring "function_once" get batches without the function: it rides in the
+        # event (small) or goes to storage once per job (see FunctionUploads).
+        self._functions = FunctionUploads(inline_limit=min(64 << 10, payload_limit // 8))
 
     # -- what a backend writes ------------------------------------------------------------
 
@@ -246,8 +249,12 @@ class ServerlessHandle:
                 "limit": self.payload_limit - EVENT_OVERHEAD,
                 "prefix": f"lithops.jobs/{batch.job_key}/spill",
             }
+        function = self._functions.event_field(batch, storage)
+        if function is not None:
+            event["function"] = function
         ref = None
-        if len(batch.message) * 4 // 3 + EVENT_OVERHEAD > self.payload_limit:
+        extra = len(json.dumps(function)) if function is not None else 0
+        if len(batch.message) * 4 // 3 + EVENT_OVERHEAD + extra > self.payload_limit:
             if storage is None:
                 raise BackendUnavailableError(
                     f"a batch of job {batch.job_key} is {len(batch.message)} bytes, more than "

@@ -107,7 +107,8 @@ class Storage:
         }
         #: Lithops' name for the same dict
         self.config = self.storage_config
-        self._full_config = full
+        #: the whole config this storage came from (other backends of it: ``s3://`` partitions)
+        self.full_config = full
 
     # -- worker side: no plugin host ------------------------------------------------------
 

@@ -80,7 +80,9 @@ class _Outbox:
         for key, lines in logs.items():
             self.send({"t": "log", "key": key, "lines": lines})
         if records:
-            self.send({"t": "results", "records": records, "running": running})
+            self.send(
+                {"t": "results", "wire": wire.WIRE_VERSION, "records": records, "running": running}
+            )
 
     def _loop(self) -> None:
         while True:
@@ -194,7 +196,9 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
         message = inbox.get()
         if message is None or message["t"] == "stop":
             break
-        if message["t"] == "batch":
+        if message["t"] == "function":
+            functions.put(message["func_key"], message["func"])
+        elif message["t"] == "batch":
             busy.set()
             if gone.is_set():
                 _hard_exit()
