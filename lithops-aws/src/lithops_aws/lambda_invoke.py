@@ -21,10 +21,12 @@ limit).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,7 @@ import botocore.exceptions
 from lithops.errors import (
     BackendUnavailableError,
     CallTimeoutError,
+    ConfigError,
     WireVersionError,
     WorkerLostError,
 )
@@ -41,7 +44,7 @@ from lithops.serverless import Retry, ServerlessHandle
 from lithops_aws.lambda_config import LambdaSettings
 from lithops_aws.lambda_deploy import LambdaRuntime
 
-__all__ = ["LambdaHandle"]
+__all__ = ["MAX_MEMORY_MB", "MIN_MEMORY_MB", "LambdaHandle"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,8 @@ _CONNECTION_ERRORS = (
     botocore.exceptions.ReadTimeoutError,
     botocore.exceptions.ConnectTimeoutError,
 )
+#: the memory sizes Lambda accepts, in MB
+MIN_MEMORY_MB, MAX_MEMORY_MB = 128, 10240
 _EXIT_STATUS = re.compile(r"exit status (-?\d+)")
 _BILLED = re.compile(r"Billed Duration:\s*([0-9.]+)\s*ms")
 
@@ -99,12 +104,35 @@ class LambdaHandle(ServerlessHandle):
         self.event_fields = {"config": settings.nested_config(client.meta.region_name)}
         #: where billed durations came from: "report" (Lambda's log tail) or "handler"
         self.billed_from: set[str] = set()
+        #: memory in MB -> the function deployed with it (the section's, and map()'s)
+        self.runtimes: dict[int, LambdaRuntime] = {runtime.memory: runtime}
+        self._deploy_lock = threading.Lock()
+
+    def runtime_for(self, batch: CallBatch) -> LambdaRuntime:
+        """The function for the batch's ``runtime_memory`` (``map(runtime_memory=)``): the
+        section's, or one deployed (once, checked like it) with that memory."""
+        memory = batch.runtime_memory or self.runtime.memory
+        with self._deploy_lock:
+            known = self.runtimes.get(memory)
+            if known is not None:
+                return known
+            if isinstance(memory, bool) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
+                raise ConfigError(
+                    f"runtime_memory={memory} is not a Lambda memory size: use an integer "
+                    f"from {MIN_MEMORY_MB} to {MAX_MEMORY_MB} (MB)"
+                )
+            from lithops_aws.lambda_deploy import deploy
+
+            runtime = deploy(self.client, dataclasses.replace(self.settings, memory=memory))
+            self.runtimes[memory] = runtime
+            return runtime
 
     def invoke_once(self, body: str, batch: CallBatch) -> dict[str, Any] | BaseException:
+        runtime = self.runtime_for(batch)
         try:
             response = dict(
                 self.client.invoke(
-                    FunctionName=self.runtime.name,
+                    FunctionName=runtime.name,
                     InvocationType="RequestResponse",
                     LogType="Tail",
                     Payload=body,
@@ -117,31 +145,35 @@ class LambdaHandle(ServerlessHandle):
             if code in _THROTTLED or code in _TRANSIENT or status == 429 or status >= 500:
                 raise Retry(code or str(status)) from exc
             raise BackendUnavailableError(
-                f"Lambda refused to invoke {self.runtime.name}: {code}: {error.get('Message')}"
+                f"Lambda refused to invoke {runtime.name}: {code}: {error.get('Message')}"
             ) from exc
         except _CONNECTION_ERRORS as exc:
             raise Retry(type(exc).__name__) from exc
         payload = response["Payload"].read()
         if response.get("FunctionError"):
-            self._bill(batch.job_key, response, None)
-            return self._function_error(payload, batch)
+            self._bill(batch.job_key, response, None, runtime.memory)
+            return self._function_error(payload, batch, runtime)
         answer = json.loads(payload)
-        self._bill(batch.job_key, response, answer)
+        self._bill(batch.job_key, response, answer, runtime.memory)
         return dict(answer)
 
     def dismantle(self) -> None:
         from lithops_aws.lambda_deploy import forget
 
-        self.client.delete_function(FunctionName=self.runtime.name)
-        forget(self.client, self.runtime.name)
+        for runtime in list(self.runtimes.values()):
+            self.client.delete_function(FunctionName=runtime.name)
+            forget(self.client, runtime.name)
 
     def cost(self, usage: JobUsage) -> float | None:
-        """What the job's invocations cost, in US dollars: billed GB-seconds and requests."""
-        invocations, billed_ms = self.job_usage(usage.job_key)
-        gb_s = billed_ms / 1000 * self.runtime.memory / 1024
+        """What the job's invocations cost, in US dollars: billed GB-seconds (each invocation
+        at the memory of the function that ran it) and requests."""
+        invocations, gb_s = 0, 0.0
+        for memory, (count, billed_ms) in self.job_usage_by_memory(usage.job_key).items():
+            invocations += count
+            gb_s += billed_ms / 1000 * (memory or self.runtime.memory) / 1024
         return gb_s * self.settings.price_per_gb_s + invocations * self.settings.price_per_request
 
-    def _bill(self, job_key: str, response: dict[str, Any], body: Any) -> None:
+    def _bill(self, job_key: str, response: dict[str, Any], body: Any, memory: int = 0) -> None:
         billed = None
         tail = response.get("LogResult")
         if tail:
@@ -151,10 +183,12 @@ class LambdaHandle(ServerlessHandle):
         if billed is None:
             measured = body.get("duration_ms") if isinstance(body, dict) else None
             billed, source = math.ceil(float(measured or 0)), "handler"
-        self.record_usage(job_key, billed)
+        self.record_usage(job_key, billed, memory)
         self.billed_from.add(source)
 
-    def _function_error(self, body: bytes, batch: CallBatch) -> BaseException:
+    def _function_error(
+        self, body: bytes, batch: CallBatch, runtime: LambdaRuntime
+    ) -> BaseException:
         try:
             error = json.loads(body)
         except ValueError:
@@ -164,10 +198,10 @@ class LambdaHandle(ServerlessHandle):
         message = str(error.get("errorMessage") or "")
         kind = str(error.get("errorType") or "")
         what, job_key, call_id = self.describe(batch)
-        name, memory = self.runtime.name, self.runtime.memory
+        name, memory = runtime.name, runtime.memory
         if "Task timed out" in message:
             return CallTimeoutError(
-                f"{what} ran past the Lambda function's timeout ({self.runtime.timeout} s) and "
+                f"{what} ran past the Lambda function's timeout ({runtime.timeout} s) and "
                 f"was stopped; raise runtime_timeout in the aws_lambda section (at most 900) "
                 f"or split the work",
                 job_key,

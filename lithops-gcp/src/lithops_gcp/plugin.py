@@ -8,6 +8,7 @@ dispatches itself.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,10 @@ from lithops.plugins.types import (
 from lithops_gcp.keys import FUNCTIONS_KEYS, STORAGE_KEYS
 
 if TYPE_CHECKING:
+    from lithops_gcp.functions_deploy import GcfRuntime
     from lithops_gcp.functions_invoke import GcfHandle
     from lithops_gcp.functions_runtimes import GcfRuntimeManager
+    from lithops_gcp.http_invoke import FunctionCaller
     from lithops_gcp.storage import GcsStorageBackend
 
 __all__ = [
@@ -80,6 +83,14 @@ def lithops_provision(request: ProvisionRequest) -> GcfHandle | None:
 
     service = connect(request.config, request.runtime_memory)
     runtime = service.deploy()
+
+    def deploy_for(memory: int) -> tuple[GcfRuntime, FunctionCaller]:
+        other = dataclasses.replace(
+            service, settings=dataclasses.replace(service.settings, memory=memory)
+        )
+        deployed = other.deploy()
+        return deployed, other.caller(deployed.uri)
+
     return GcfHandle(
         service.client,
         service.caller(runtime.uri),
@@ -87,6 +98,7 @@ def lithops_provision(request: ProvisionRequest) -> GcfHandle | None:
         service.settings,
         request.events,
         storage_of(request.config),
+        deploy_for,
     )
 
 

@@ -90,6 +90,8 @@ class ServerlessHandle:
         self.invocations = 0
         #: job key -> ``[billed invocations, billed milliseconds]`` (see :meth:`record_usage`)
         self.usage: dict[str, list[int]] = {}
+        #: job key -> memory in MB -> ``[billed invocations, billed milliseconds]``
+        self.usage_by_memory: dict[str, dict[int, list[int]]] = {}
         self._events = events
         self._storage_factory = storage
         self._storage: Any = None
@@ -163,18 +165,31 @@ class ServerlessHandle:
                     self._storage = False
             return self._storage or None
 
-    def record_usage(self, job_key: str, billed_ms: float) -> None:
-        """Count one billed invocation of ``job_key`` (at least 1 ms) for :meth:`cost`."""
+    def record_usage(self, job_key: str, billed_ms: float, memory: int = 0) -> None:
+        """Count one billed invocation of ``job_key`` (at least 1 ms) for :meth:`cost`, by a
+        function of ``memory`` MB (0: not told) when a job's calls may run with another memory
+        than the section's (``map(runtime_memory=)``)."""
+        billed = max(int(billed_ms), 1)
         with self._lock:
             entry = self.usage.setdefault(job_key, [0, 0])
             entry[0] += 1
-            entry[1] += max(int(billed_ms), 1)
+            entry[1] += billed
+            by_memory = self.usage_by_memory.setdefault(job_key, {}).setdefault(memory, [0, 0])
+            by_memory[0] += 1
+            by_memory[1] += billed
 
     def job_usage(self, job_key: str) -> tuple[int, int]:
         """``(billed invocations, billed milliseconds)`` of ``job_key`` so far."""
         with self._lock:
             invocations, billed_ms = self.usage.get(job_key, (0, 0))
         return invocations, billed_ms
+
+    def job_usage_by_memory(self, job_key: str) -> dict[int, tuple[int, int]]:
+        """``{memory MB: (billed invocations, billed milliseconds)}`` of ``job_key`` so far
+        (memory 0: invocations recorded without one)."""
+        with self._lock:
+            found = self.usage_by_memory.get(job_key, {})
+            return {memory: (n, ms) for memory, (n, ms) in found.items()}
 
     @staticmethod
     def describe(batch: CallBatch) -> tuple[str, str, str]:
