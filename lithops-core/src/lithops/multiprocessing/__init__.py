@@ -1,0 +1,54 @@
+"""The :mod:`multiprocessing` API with lithops calls as the processes.
+
+Programs written for :mod:`multiprocessing` run by changing the import::
+
+    from lithops.multiprocessing import Pool, Process
+
+    def square(x):
+        return x * x
+
+    with Pool() as pool:
+        print(pool.map(square, range(10)))
+
+    p = Process(target=print, args=("hello",))
+    p.start()
+    p.join()
+
+Every task of a :class:`Pool` and every :class:`Process` runs as a call on the backend the
+configuration names (``lithops.multiprocessing.config.set_parameter(LITHOPS_CONFIG, {...})``,
+else lithops' usual lookup; localhost with no configuration).
+"""
+
+from __future__ import annotations
+
+from multiprocessing import (
+    AuthenticationError,
+    BufferTooShort,
+    ProcessError,
+    TimeoutError,
+)
+
+from lithops.multiprocessing import config
+from lithops.multiprocessing.pool import ApplyResult, AsyncResult, MapResult, Pool
+from lithops.multiprocessing.process import (
+    Process,
+    active_children,
+    cpu_count,
+    current_process,
+)
+
+__all__ = [
+    "ApplyResult",
+    "AsyncResult",
+    "AuthenticationError",
+    "BufferTooShort",
+    "MapResult",
+    "Pool",
+    "Process",
+    "ProcessError",
+    "TimeoutError",
+    "active_children",
+    "config",
+    "cpu_count",
+    "current_process",
+]
