@@ -19,8 +19,11 @@ __all__ = ["ApplyResult", "AsyncResult", "MapResult", "Pool", "new_executor"]
 
 logger = logging.getLogger(__name__)
 
-#: Initializer tokens already run in this (worker) process.
-_initialized: set[str] = set()
+#: Per pool token, the module namespaces of this (worker) process whose initializer has run.
+#: A module shipped by value is rebuilt for every job, so its state (what the initializer
+#: set up) is tied to its namespace, not only to the pool: a new namespace runs it again.
+_initialized: dict[str, list[Any]] = {}
+_KEEP_NAMESPACES = 8
 _token_counter = itertools.count()
 
 
@@ -61,10 +64,19 @@ class Task:
         self.__name__ = getattr(func, "__name__", type(func).__name__)
         self.__module__ = getattr(func, "__module__", None) or __name__
 
+    def _initialize(self, initializer: Callable[..., Any]) -> None:
+        function = getattr(initializer, "__func__", initializer)
+        namespace = getattr(function, "__globals__", None)
+        done = _initialized.setdefault(self.token, [])
+        if any(seen is namespace for seen in done):
+            return
+        initializer(*self.initargs)
+        done.append(namespace)
+        del done[:-_KEEP_NAMESPACES]
+
     def __call__(self, item: Any) -> Any:
-        if self.initializer is not None and self.token not in _initialized:
-            self.initializer(*self.initargs)
-            _initialized.add(self.token)
+        if self.initializer is not None:
+            self._initialize(self.initializer)
         if self.star == "apply":
             args, kwargs = item
             return self.func(*args, **kwargs)
@@ -102,14 +114,15 @@ class AsyncResult:
             self._error = error
         else:
             self._value = values[0] if self._single else values
-        self._event.set()
-        try:
+        try:  # as in the stdlib, the callback has run by the time the result is ready
             if self._error is None and self._callback is not None:
                 self._callback(self._value)
             elif self._error is not None and self._error_callback is not None:
                 self._error_callback(self._error)
         except Exception:
             logger.exception("a multiprocessing result callback raised")
+        finally:
+            self._event.set()
 
     def ready(self) -> bool:
         """Whether every call has finished."""
@@ -174,6 +187,7 @@ class Pool:
         self._state = "RUN"
         self._lock = threading.Lock()
         self._outstanding: list[ResponseFuture] = []
+        self._results: list[AsyncResult] = []
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} state={self._state} backend={self._executor.backend}>"
@@ -210,6 +224,11 @@ class Pool:
             self._outstanding = [f for f in self._outstanding if not f.done] + futures
         return futures
 
+    def _result(self, result: AsyncResult) -> AsyncResult:
+        with self._lock:
+            self._results = [r for r in self._results if not r.ready()] + [result]
+        return result
+
     def apply_async(
         self,
         func: Callable[..., Any],
@@ -221,7 +240,7 @@ class Pool:
         """Run ``func(*args, **kwds)`` as one call."""
         item = (tuple(args), dict(kwds or {}))
         futures = self._submit(func, [item], "apply", None)
-        return AsyncResult(futures, True, callback, error_callback)
+        return self._result(AsyncResult(futures, True, callback, error_callback))
 
     def apply(
         self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict[str, Any] | None = None
@@ -239,7 +258,7 @@ class Pool:
     ) -> AsyncResult:
         """One call per item; the result's ``get()`` is the list of results in order."""
         futures = self._submit(func, list(iterable), False, chunksize)
-        return AsyncResult(futures, False, callback, error_callback)
+        return self._result(AsyncResult(futures, False, callback, error_callback))
 
     def map(
         self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None = None
@@ -257,7 +276,7 @@ class Pool:
     ) -> AsyncResult:
         """As :meth:`map_async`, calling ``func(*item)``."""
         futures = self._submit(func, [tuple(i) for i in iterable], True, chunksize)
-        return AsyncResult(futures, False, callback, error_callback)
+        return self._result(AsyncResult(futures, False, callback, error_callback))
 
     def starmap(
         self,
@@ -319,8 +338,11 @@ class Pool:
             raise ValueError("Pool is still running")
         with self._lock:
             outstanding = list(self._outstanding)
+            results = list(self._results)
         if outstanding:
             concurrent.futures.wait(outstanding)
+        for result in results:  # their callbacks have run once join returns, as in the stdlib
+            result.wait()
         if self._state == "CLOSE":
             self._executor.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import itertools
+import json
 import os
 import signal
 import sys
@@ -23,23 +24,27 @@ __all__ = ["Process", "active_children", "cpu_count", "current_process", "shared
 
 _counter = itertools.count(1)
 _shared_lock = threading.Lock()
-_shared: list[FunctionExecutor] = []
+_shared: dict[str, FunctionExecutor] = {}
 _children: set[Process] = set()
 
 
 def shared_executor() -> FunctionExecutor:
-    """The lithops executor every :class:`Process` of this interpreter runs on (created at the
-    first ``start()``, from ``LITHOPS_CONFIG``; closed at exit)."""
+    """The lithops executor the processes of this interpreter run on: one per value of
+    ``LITHOPS_CONFIG`` (created at the first ``start()`` under it; all closed at exit)."""
+    config = mp_config.get_parameter(mp_config.LITHOPS_CONFIG)
+    key = json.dumps(config, sort_keys=True, default=repr)
     with _shared_lock:
         if not _shared:
-            _shared.append(new_executor())
             atexit.register(_close_shared)
-        return _shared[0]
+        if key not in _shared:
+            _shared[key] = new_executor()
+        return _shared[key]
 
 
 def _close_shared() -> None:
     with _shared_lock:
-        executors, _shared[:] = list(_shared), []
+        executors = list(_shared.values())
+        _shared.clear()
     for executor in executors:
         executor.close()
 
@@ -222,10 +227,16 @@ def current_process() -> Any:
 
 def cpu_count() -> int:
     """How many calls the configured backend runs at once (Lithops' meaning): the localhost
-    ``worker_processes`` (default: this machine's CPU count) or the backend's ``max_workers``."""
+    ``worker_processes`` (default: this machine's CPU count), the sum of the SSH hosts'
+    ``worker_processes`` when every host names it, or the backend's ``max_workers``."""
     config = mp_config.get_parameter(mp_config.LITHOPS_CONFIG) or None
     resolved = resolve_executor_config(None, config, None, None, None)
     section = resolved.get(resolved["lithops"]["backend"], {})
+    hosts = section.get("hosts")
+    if isinstance(hosts, list) and hosts:
+        slots = [h.get("worker_processes") if isinstance(h, dict) else None for h in hosts]
+        if all(isinstance(n, int) and n > 0 for n in slots):
+            return sum(slots)  # type: ignore[arg-type]
     for key in ("worker_processes", "max_workers"):
         value = section.get(key)
         if isinstance(value, int) and value > 0:
