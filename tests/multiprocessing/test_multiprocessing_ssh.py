@@ -76,3 +76,35 @@ def test_process_exit_codes_on_the_ssh_hosts(on_hosts: list[Any]) -> None:
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 4, 1]
+
+
+def test_bar_program_same_output_on_the_ssh_hosts(
+    ssh_hosts: list[Any], redis_on_test_network: Any, lithops_home: Any, tmp_path: Any
+) -> None:
+    """The program written for multiprocessing: calls on the hosts, state in a Redis bound to
+    the test network's gateway."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    server = redis_on_test_network
+    bar = Path(__file__).resolve().parent / "bar_program.py"
+    config = ssh_config(ssh_hosts, workers=2)
+    config["redis"] = server.section(server.addresses[0])
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+
+    def run(module: str, env: dict[str, str]) -> str:
+        out = subprocess.run(
+            [sys.executable, str(bar), module],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=150,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        return out.stdout
+
+    expected = run("multiprocessing", dict(os.environ))
+    ours = run("lithops.multiprocessing", {**os.environ, "LITHOPS_CONFIG_FILE": str(config_file)})
+    assert ours == expected
+    assert server.keys() == []

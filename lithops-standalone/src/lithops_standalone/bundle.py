@@ -28,6 +28,9 @@ REQUIRED_PACKAGES = ("lithops", "lithops_localhost", "lithops_standalone", "clou
 #: Needed on hosts whose runtime is a Docker image (the agent drives the host's Docker engine).
 DOCKER_PACKAGES = ("docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer")
 
+#: Shipped when installed on the client: lithops.multiprocessing's Redis client.
+OPTIONAL_PACKAGES = ("redis", "async_timeout")
+
 _SKIP_DIRS = {"__pycache__", "tests"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib")
 
@@ -65,7 +68,7 @@ _cache_lock = threading.Lock()
 
 def current_bundle(with_docker: bool = True) -> Bundle:
     """The bundle of this client's installed packages (computed once per process)."""
-    names = REQUIRED_PACKAGES + (DOCKER_PACKAGES if with_docker else ())
+    names = REQUIRED_PACKAGES + OPTIONAL_PACKAGES + (DOCKER_PACKAGES if with_docker else ())
     with _cache_lock:
         bundle = _cache.get(names)
         if bundle is None:
