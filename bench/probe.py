@@ -5,9 +5,9 @@ Standard library only (plus ``lithops`` for the lithops API), because it runs in
 venv too. The task functions live here, in ``__main__``, so every peer ships them the same way
 (cloudpickle by value for Lithops, fork inheritance for ProcessPoolExecutor).
 
-Spec keys: ``api`` ("lithops" or "ppe"), ``task`` ("noop", "echo", "spin"), ``n`` (calls),
-``repeats``, ``warmup`` (no-op calls run before timing), ``size`` (bytes, echo),
-``iters`` (loop length, spin).
+Spec keys: ``api`` ("lithops" or "ppe"), ``task`` ("noop", "echo", "spin", "nested"), ``n``
+(calls), ``repeats``, ``warmup`` (no-op calls run before timing), ``size`` (bytes, echo),
+``iters`` (loop length, spin), ``no_data_limit`` (lift the per-call argument limit).
 """
 
 from __future__ import annotations
@@ -37,7 +37,30 @@ def spin(iters: int) -> int:
     return acc
 
 
-TASKS: dict[str, Callable[[Any], Any]] = {"noop": noop, "echo": echo, "spin": spin}
+def nested(arg: str) -> Any:
+    """Open an executor of the same kind inside the call and map one no-op on it.
+
+    ``arg`` is ``"<api>:<int>"`` (a tuple would be spread into arguments by lithops' map).
+    """
+    api, number = arg.split(":")
+    x = int(number)
+    if api == "lithops":
+        import lithops
+
+        with lithops.FunctionExecutor() as inner:
+            return inner.get_result(inner.map(noop, [x]))[0]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1) as pool:
+        return pool.submit(noop, x).result()
+
+
+TASKS: dict[str, Callable[[Any], Any]] = {
+    "noop": noop,
+    "echo": echo,
+    "spin": spin,
+    "nested": nested,
+}
 
 
 def make_args(spec: dict[str, Any]) -> list[Any]:
@@ -49,12 +72,16 @@ def make_args(spec: dict[str, Any]) -> list[Any]:
         return [os.urandom(int(spec["size"])) for _ in range(n)]
     if task == "spin":
         return [int(spec["iters"])] * n
+    if task == "nested":
+        return [f"{spec['api']}:{i}" for i in range(n)]
     raise ValueError(f"unknown task {task!r}")
 
 
 def check_results(task: str, args: list[Any], results: list[Any]) -> None:
     if len(results) != len(args):
         raise AssertionError(f"expected {len(args)} results, got {len(results)}")
+    if task == "nested" and results != list(range(len(args))):
+        raise AssertionError("nested results differ from the arguments")
     if task == "noop" and results != args:
         raise AssertionError("no-op results differ from the arguments")
     if task == "echo" and any(len(r) != len(a) for r, a in zip(results, args, strict=True)):
@@ -71,7 +98,12 @@ def run_lithops(spec: dict[str, Any], args: list[Any]) -> tuple[list[float], dic
     import lithops
 
     func = TASKS[spec["task"]]
-    fexec = lithops.FunctionExecutor()
+    if spec.get("no_data_limit") and not lithops.__version__.startswith("3."):
+        # Ours refuses more than 4 MiB of arguments per call by default, as Lithops does;
+        # Lithops 3.8 gets `data_limit: false` from the config file the bench writes for it.
+        fexec = lithops.FunctionExecutor(config={"lithops": {"data_limit": False}})
+    else:
+        fexec = lithops.FunctionExecutor()
     info: dict[str, Any] = {"lithops_version": getattr(lithops, "__version__", "?")}
     warmup = int(spec.get("warmup", 0))
     if warmup:

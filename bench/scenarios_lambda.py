@@ -79,7 +79,7 @@ def _invoke_times(fexec: Any) -> list[float]:
         with lock:
             sent.append(time.perf_counter())
 
-    fexec._handle.client.meta.events.register("before-send.lambda.Invoke", record)
+    fexec.compute_handle.client.meta.events.register("before-send.lambda.Invoke", record)
     return sent
 
 

@@ -20,7 +20,7 @@ from registry import (
     scenario,
 )
 
-__all__ = ["big_payloads", "cold_start", "cpu_bound", "noop_calls"]
+__all__ = ["big_payloads", "cold_start", "cpu_bound", "nested_start", "noop_calls"]
 
 CORES = os.cpu_count() or 1
 # Enough no-op calls to start every worker of a pool before timing.
@@ -219,6 +219,7 @@ def big_payloads(ctx: BenchContext) -> ScenarioReport:
             "size": PAYLOAD_BYTES,
             "repeats": ctx.repeats(peer),
             "warmup": WARMUP,
+            "no_data_limit": True,
         }
         timeout_s = 600 if peer == "lithops38" else 300
         with ctx.peers.session(peer) as session:
@@ -302,4 +303,52 @@ def cpu_bound(ctx: BenchContext) -> ScenarioReport:
             f"machine busy: PPE itself took {ppe_over_ideal:.2f}x ideal (load average "
             f"{load_average()}); judge ours against PPE (ours/PPE) or rerun on a quiet machine"
         )
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# (n) nested executor start
+
+NESTED_REPEATS_WARM = 3
+
+
+@scenario("n", "(n) nested executor: calls that open their own executor and map 1 no-op")
+def nested_start(ctx: BenchContext) -> ScenarioReport:
+    first = Case(f"{CORES} calls (one per worker), first: every inner executor starts")
+    warm = Case(f"{CORES} calls (one per worker), again: inner executors already warm")
+    report = ScenarioReport(cases=[first, warm])
+    report.notes.append(
+        "warm outer executor (ours: lithops.FunctionExecutor; PPE: ProcessPoolExecutor); each "
+        "call opens an executor of the same kind inside the worker and maps 1 no-op on it "
+        "(PPE: ProcessPoolExecutor(1) + submit). Row 1: the first such map of a process "
+        "(ours: each worker starts its inner pool and worker template); row 2: the next maps "
+        f"(median of {NESTED_REPEATS_WARM}); PPE has no warm pool to reuse, so both rows start one"
+    )
+    for peer in peer_cells(ctx):
+        repeats = ctx.repeats(peer)
+        ctx.log(f"(n) {peer}: nested executor start x{repeats}")
+        cold_samples: list[float] = []
+        warm_samples: list[float] = []
+        error = None
+        for _ in range(repeats):
+            spec = {
+                "task": "nested",
+                "n": CORES,
+                "repeats": 1 + NESTED_REPEATS_WARM,
+                "warmup": WARMUP,
+            }
+            with ctx.peers.session(peer) as session:
+                out = session.probe(spec, timeout_s=120)
+            if out.error:
+                error = out.error
+                break
+            cold_samples.append(out.samples[0])
+            warm_samples.append(statistics.median(out.samples[1:]))
+        if error is not None:
+            first.cells[peer] = warm.cells[peer] = Measurement(error=error)
+            continue
+        first.cells[peer] = Measurement(samples=cold_samples)
+        warm.cells[peer] = Measurement(samples=warm_samples)
+    for case in (first, warm):
+        add_side_by_side_ratios(case)
     return report

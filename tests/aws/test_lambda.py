@@ -172,7 +172,7 @@ def test_a_function_of_another_wire_version_fails_at_once(
 ) -> None:
     with lithops.FunctionExecutor(config=lambda_config) as executor:
         executor.call_async(double, 1).result(timeout=DEADLINE)  # deployed, as wire 1.x
-    monkeypatch.setattr(lambda_deploy, "_deployed", {})
+    lambda_deploy._deployed.clear()
     monkeypatch.setattr("lithops.wire.WIRE_VERSION", (99, 0))
     with (
         lithops.FunctionExecutor(config=lambda_config) as executor,

@@ -44,7 +44,7 @@ def test_good_values_pass_and_nothing_is_deployed_yet(lithops_home: Any) -> None
     good = config(runtime_memory=512, architecture="arm64", price_per_gb_s={"arm64": 0.00001})
     with lithops.FunctionExecutor(config=good) as fexec:
         assert fexec.backend == "aws_lambda"
-        assert fexec._handle is None
+        assert fexec.compute_handle is None
 
 
 def test_aws_s3_keys_are_checked_too(lithops_home: Any) -> None:

@@ -31,7 +31,7 @@ def test_job_summary_prices_billed_gb_seconds_and_requests(
     with lithops.FunctionExecutor(config=lambda_config) as fexec:
         assert fexec.map(nap, [0.3] * 4).get_result(timeout=DEADLINE) == [0.3] * 4
         fexec.call_async(nap, 0.0).result(timeout=DEADLINE)
-        handle = fexec._handle
+        handle = fexec.compute_handle
         with open(fexec.job_summary()) as summary:
             rows = list(csv.DictReader(summary))
         plots = fexec.plot(dst=str(tmp_path / "plot"))
@@ -51,7 +51,7 @@ def test_job_summary_prices_billed_gb_seconds_and_requests(
 def test_the_billed_duration_of_lambdas_report_line_wins(lambda_config: dict[str, Any]) -> None:
     with lithops.FunctionExecutor(config=lambda_config) as fexec:
         fexec.call_async(nap, 0.0).result(timeout=DEADLINE)
-        handle = fexec._handle
+        handle = fexec.compute_handle
     report = (
         "START RequestId: r1 Version: $LATEST\nEND RequestId: r1\nREPORT RequestId: r1\t"
         "Duration: 1234.56 ms\tBilled Duration: 1235 ms\tMemory Size: 256 MB\t"

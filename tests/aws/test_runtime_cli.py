@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import yaml
+from serverless_helpers import cli, rows, write_config
 
 import lithops
 import lithops_aws.lambda_deploy as lambda_deploy
 
-LITHOPS = Path(sys.executable).with_name("lithops")
 DEADLINE = 240
 
 
@@ -29,9 +25,7 @@ def double(x: int) -> int:
 
 @pytest.fixture
 def config_file(lambda_config: dict[str, Any], lithops_home: Path) -> str:
-    path = lithops_home / "lambda.yaml"
-    path.write_text(yaml.safe_dump(lambda_config))
-    return str(path)
+    return write_config(lambda_config, lithops_home / "lambda.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -48,27 +42,6 @@ def no_functions_left(aws_env: Any) -> Any:
     wipe()
     yield
     wipe()
-
-
-def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    assert LITHOPS.exists(), f"no lithops console script beside {sys.executable}"
-    done = subprocess.run(
-        [str(LITHOPS), *args],
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        env=os.environ.copy(),
-    )
-    if ok:
-        assert done.returncode == 0, f"lithops {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
-
-
-def rows(output: str) -> list[list[str]]:
-    """The data rows of a table (after the header and its rule)."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("RUNTIME")) + 2
-    return [line.split() for line in lines[start:] if line.strip() and not line[0].isdigit()]
 
 
 def current_function(memory: int) -> str:
@@ -174,9 +147,8 @@ def test_runtime_commands_fail_in_one_line_without_an_execution_role(
     config_file: str, lambda_config: dict[str, Any], lithops_home: Path
 ) -> None:
     del lambda_config["aws_lambda"]["execution_role"]
-    path = lithops_home / "norole.yaml"
-    path.write_text(yaml.safe_dump(lambda_config))
-    done = cli("runtime", "deploy", "-c", str(path), ok=False)
+    path = write_config(lambda_config, lithops_home / "norole.yaml")
+    done = cli("runtime", "deploy", "-c", path, ok=False)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
     assert "ConfigError" in done.stderr and "execution_role" in done.stderr

@@ -169,7 +169,7 @@ def test_backups_can_be_switched_on_for_every_map_in_the_config(tmp_path, monkey
     monkeypatch.setenv("HOME", str(tmp_path))
     config = {"lithops": {"backend": "localhost", "backups": True}}
     with lithops.FunctionExecutor(config=config) as fexec:
-        job, _ = fexec._new_job("M", abs, [1])
+        job, _ = fexec.session.new_job("M", abs, [1])
         assert job.backups
-        job, _ = fexec._new_job("M", abs, [1], backups=False)
+        job, _ = fexec.session.new_job("M", abs, [1], backups=False)
         assert not job.backups

@@ -177,6 +177,11 @@ def test_worker_processes_auto_and_a_number_are_accepted(home: Path) -> None:
         ("standalone", "extra_apt_packages", ["curl"]),
         ("standalone", "workers_policy", "permissive"),
         ("lithops", "customized_runtime", True),
+        ("lithops", "monitoring", "rabbitmq"),
+        ("lithops", "monitoring_interval", 5),
+        ("lithops", "telemetry", True),
+        ("lithops", "telemetry_interval", 10),
+        ("serverless", "remote_invoker", True),
     ],
 )
 def test_a_key_lithops_cannot_honour_is_refused_as_not_supported(
@@ -190,6 +195,65 @@ def test_an_unsupported_key_set_to_what_lithops_does_anyway_is_accepted(home: Pa
     config = {"standalone": {"use_gpu": False, "extra_python_packages": []}}
     with lithops.FunctionExecutor(config=config):
         pass
+
+
+def test_lithops_monitor_and_telemetry_keys_accept_what_lithops_does(home: Path) -> None:
+    # Lithops' defaults: results need no other service, nothing polls, nothing is sent
+    config = {
+        "lithops": {"monitoring": "storage", "monitoring_interval": 2, "telemetry": False},
+        "serverless": {"remote_invoker": False},
+    }
+    with lithops.FunctionExecutor(config=config, monitoring="storage") as fexec:
+        assert fexec.map(double, [1]).get_result(timeout=60) == [2]
+
+
+def test_monitoring_argument_other_than_storage_is_refused(home: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'monitoring' .* 'rabbitmq'.*pushed"):
+        lithops.FunctionExecutor(monitoring="rabbitmq")
+
+
+def test_backend_type_is_accepted_only_as_the_backends_mode(home: Path) -> None:
+    with lithops.FunctionExecutor(config={"lithops": {"backend_type": "localhost"}}):
+        pass
+    with pytest.raises(ConfigError, match=r"'backend_type'.*'serverless'.*localhost backend"):
+        lithops.FunctionExecutor(config={"lithops": {"backend_type": "serverless"}})
+    with pytest.raises(ConfigError, match=r"'backend_type'.*'faas'"):
+        lithops.FunctionExecutor(config={"lithops": {"backend_type": "faas"}})
+
+
+def _staged(fexec: Any) -> str:
+    """A function staged the way serverless backends stage them (FunctionUploads)."""
+    from lithops.storage.storage import TEMP_PREFIX
+
+    key = f"{TEMP_PREFIX}/{fexec.executor_id}/M000/functions/f.pickle"
+    fexec.storage.put_object(fexec.storage.bucket, key, b"pickled function")
+    return key
+
+
+def _exists(storage: Any, key: str) -> bool:
+    return key in storage.list_keys(storage.bucket, key.rsplit("/", 1)[0])
+
+
+def test_data_cleaner_deletes_lithops_staged_objects_when_the_executor_closes(
+    home: Path,
+) -> None:
+    def put_own(storage: Any) -> str:
+        return str(storage.put_cloudobject(b"user data").key)
+
+    with lithops.FunctionExecutor() as fexec:
+        user_key = fexec.call_async(put_own, ()).result(timeout=60)
+        staged = _staged(fexec)
+        storage = fexec.storage
+    assert not _exists(storage, staged)
+    assert _exists(storage, user_key)  # the function's own data stays until clean()
+
+
+def test_data_cleaner_false_keeps_them(home: Path) -> None:
+    with lithops.FunctionExecutor(config={"lithops": {"data_cleaner": False}}) as fexec:
+        fexec.map(double, [1]).get_result(timeout=60)
+        staged = _staged(fexec)
+        storage = fexec.storage
+    assert _exists(storage, staged)
 
 
 def test_old_style_plugin_descriptions_still_check_only_key_names(home: Path) -> None:

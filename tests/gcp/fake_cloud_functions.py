@@ -9,6 +9,8 @@ enums as integers, long-running operations), on plain HTTP on 127.0.0.1:
   serves; ``GET /v2/{name}/operations/ID`` polls it;
 * ``GET /v2/{name}``, ``GET /v2/{parent}/functions`` (``pageSize``/``pageToken``),
   ``DELETE /v2/{name}`` (-> a done Operation);
+* ``PATCH /v2/{name}?updateMask=`` -> an Operation: the fields named are replaced, and the
+  function's instance restarts on the (new) source and timeout behind the same URL;
 * ``POST /token``: a token endpoint issuing ID tokens for a service account's JWT assertion
   (what google-auth's ``IDTokenCredentials`` sends).
 
@@ -28,6 +30,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -61,6 +64,11 @@ def _free_port() -> int:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def _b64url(data: bytes) -> str:
@@ -285,6 +293,12 @@ class FakeCloudFunctions:
             operation["response"] = {"@type": _FUNCTION_TYPE, **function}
 
     def _start(self, name: str, function: dict[str, Any]) -> FunctionFrontEnd:
+        directory, launch = self._unpack(name, function)
+        process, port = launch()
+        timeout = float((function.get("serviceConfig") or {}).get("timeoutSeconds") or 3600)
+        return FunctionFrontEnd(self, port, process, directory, timeout_s=timeout, restart=launch)
+
+    def _unpack(self, name: str, function: dict[str, Any]) -> tuple[Path, Any]:
         build = function.get("buildConfig") or {}
         source = (build.get("source") or {}).get("storageSource") or {}
         archive = self.uploads[source["object"]]
@@ -295,9 +309,32 @@ class FakeCloudFunctions:
         def launch() -> tuple[subprocess.Popen[bytes], int]:
             return self._launch(name, function, directory)
 
-        process, port = launch()
-        timeout = float((function.get("serviceConfig") or {}).get("timeoutSeconds") or 3600)
-        return FunctionFrontEnd(self, port, process, directory, timeout_s=timeout, restart=launch)
+        return directory, launch
+
+    def _redeploy(self, name: str, function: dict[str, Any], operation: dict[str, Any]) -> None:
+        """A new revision behind the same front end: new instance, new timeout."""
+        front = self.front_ends[name]
+        try:
+            directory, launch = self._unpack(name, function)
+            process, port = launch()
+        except Exception as exc:
+            with self.lock:
+                function["state"] = 2  # FAILED
+                operation["done"] = True
+                operation["error"] = {"code": 3, "message": f"update failed: {exc}"}
+            return
+        with front.lock:
+            old_process, old_dir = front.process, front.source_dir
+            front.process, front.upstream_port, front.source_dir = process, port, directory
+            front.restart = launch
+            front.timeout_s = float(function["serviceConfig"].get("timeoutSeconds") or 3600)
+        _stop_instance(old_process)
+        shutil.rmtree(old_dir, ignore_errors=True)
+        with self.lock:
+            function["state"] = _ACTIVE
+            function["updateTime"] = _now()
+            operation["done"] = True
+            operation["response"] = {"@type": _FUNCTION_TYPE, **function}
 
     def _launch(
         self, name: str, function: dict[str, Any], directory: Path
@@ -432,6 +469,10 @@ class FakeCloudFunctions:
                 function_id = (query.get("functionId") or [""])[0]
                 function = json.loads(data or b"{}")
                 name = f"{parent}/functions/{function_id}"
+                bad = _bad_label(function.get("labels") or {})
+                if bad:
+                    self.error(400, "INVALID_ARGUMENT", bad)
+                    return
                 with fake.lock:
                     if name in fake.functions:
                         self.error(409, "ALREADY_EXISTS", f"Function {name} already exists")
@@ -483,6 +524,39 @@ class FakeCloudFunctions:
                     reply["nextPageToken"] = str(start + size)
                 self.reply_json(200, reply)
 
+            def do_PATCH(self) -> None:
+                path, query = self.route()
+                name = path[len("/v2/") :]
+                update = json.loads(self.body() or b"{}")
+                mask = ",".join(query.get("updateMask") or [])
+                bad = _bad_label(update.get("labels") or {})
+                if bad:
+                    self.error(400, "INVALID_ARGUMENT", bad)
+                    return
+                with fake.lock:
+                    function = fake.functions.get(name)
+                    if function is None:
+                        self.error(404, "NOT_FOUND", f"Resource '{name}' was not found")
+                        return
+                    for field_path in filter(None, mask.split(",")):
+                        parts = [_camel(p) for p in field_path.split(".")]
+                        source: Any = update
+                        target = function
+                        for part in parts[:-1]:
+                            source = (source or {}).get(part) or {}
+                            target = target.setdefault(part, {})
+                        if parts[-1] in (source or {}):
+                            target[parts[-1]] = source[parts[-1]]
+                        else:
+                            target.pop(parts[-1], None)
+                    function["state"] = 3  # DEPLOYING
+                    parent = name.rsplit("/functions/", 1)[0]
+                    operation = fake._operation(parent, name, "update")
+                threading.Thread(
+                    target=fake._redeploy, args=(name, function, operation), daemon=True
+                ).start()
+                self.reply_json(200, operation)
+
             def do_DELETE(self) -> None:
                 path, _ = self.route()
                 name = path[len("/v2/") :]
@@ -502,3 +576,18 @@ class FakeCloudFunctions:
                 self.reply_json(200, operation)
 
         return Handler
+
+
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+
+
+def _bad_label(labels: dict[str, str]) -> str | None:
+    """What the real API says of labels it refuses (lowercase letters, digits, '_' and '-')."""
+    for key, value in labels.items():
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(str(value)):
+            return (
+                f"Invalid label {key}={value!r}: keys and values may hold only lowercase "
+                "letters, digits, '_' and '-'"
+            )
+    return None

@@ -219,7 +219,7 @@ def test_a_function_of_another_wire_version_fails_at_once(
 ) -> None:
     with lithops.FunctionExecutor(config=gcf_config) as executor:
         executor.call_async(double, 1).result(timeout=DEADLINE)  # deployed, as wire 1.x
-    monkeypatch.setattr(functions_deploy, "_deployed", {})
+    functions_deploy._deployed.clear()
     monkeypatch.setattr("lithops.wire.WIRE_VERSION", (99, 0))
     with (
         lithops.FunctionExecutor(config=gcf_config) as executor,

@@ -20,8 +20,8 @@ import pytest
 
 from lithops import wire
 from lithops.errors import BackendUnavailableError, CallTimeoutError
+from lithops.packaging import worker_package
 from lithops.plugins.types import CallBatch
-from lithops_localhost.codeship import code_archive
 from lithops_localhost.docker_env import DockerLauncher, is_docker_image
 from lithops_localhost.docker_scripts import KEEPER_MARK
 from lithops_localhost.engine import WorkerPool
@@ -110,13 +110,18 @@ def test_other_runtimes_are_docker_images(runtime: str) -> None:
 
 
 def test_code_archive_holds_the_worker_and_cloudpickle_without_bytecode() -> None:
-    with tarfile.open(fileobj=io.BytesIO(code_archive("opt/lithops-code"))) as tar:
-        names = tar.getnames()
-    assert "opt/lithops-code/lithops/worker/__main__.py" in names
-    assert "opt/lithops-code/cloudpickle/__init__.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    archive = worker_package().tar("opt/lithops-code", compress=False)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert "opt/lithops-code/lithops/worker/__main__.py" in members
+    assert "opt/lithops-code/cloudpickle/__init__.py" in members
+    assert not [n for n in members if "__pycache__" in n or n.endswith(".pyc")]
     # Entries under an existing parent would reset its mode in the container.
-    assert "opt" not in names
+    assert "opt" not in members
+    # An image running as another user must be able to read and traverse the code.
+    directory = members["opt/lithops-code/lithops/worker"]
+    assert directory.isdir() and directory.mode == 0o755 and directory.uid == 0
+    assert members["opt/lithops-code/lithops/worker/__main__.py"].mode == 0o644
 
 
 # -- workers in the container -------------------------------------------------------------------

@@ -30,5 +30,5 @@ def test_a_backend_project_runs_the_contract_through_the_pytest_plugin(tmp_path:
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "12 passed" in out.stdout and "4 skipped" in out.stdout
+    assert "15 passed" in out.stdout and "4 skipped" in out.stdout
     assert "does not declare the 'timeout' capability" in out.stdout

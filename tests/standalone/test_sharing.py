@@ -11,8 +11,9 @@ import pytest
 from standalone_helpers import agent_processes, ssh_config
 
 import lithops
-from lithops_standalone import bundle as bundle_module
+from lithops.packaging import WorkerPackage
 from lithops_standalone import handle as handle_module
+from lithops_standalone.bootstrap import host_bundle
 
 pytestmark = pytest.mark.ssh
 
@@ -55,13 +56,13 @@ def test_a_client_of_another_version_installs_beside_the_old_one(
     old_agent = _agents(host)
 
     # Another client: same packages plus one more file, so another content hash.
-    current = bundle_module.current_bundle()
-    variant = bundle_module.Bundle(
+    current = host_bundle()
+    variant = WorkerPackage(
         files=(*current.files, ("lithops_standalone/_variant.py", b"VARIANT = True\n")),
         digest="f" * 64,
         packages=current.packages,
     )
-    monkeypatch.setattr(handle_module, "current_bundle", lambda with_docker=True: variant)
+    monkeypatch.setattr(handle_module, "host_bundle", lambda with_docker=True: variant)
     with lithops.FunctionExecutor(config=config) as fexec:
         assert fexec.call_async(_double, 2).result() == 4
 

@@ -16,16 +16,14 @@ import json
 import logging
 import re
 import sys
-import threading
-import time
 from typing import Any
 
 import botocore.exceptions
 
-from lithops import wire
-from lithops.errors import BackendUnavailableError, ConfigError, WireVersionError
+from lithops.errors import BackendUnavailableError, ConfigError
 from lithops.packaging import WorkerPackage, worker_package
-from lithops.worker.serverless import from_json
+from lithops.serverless.deploy import DeployCache, check_hello, wait_ready
+from lithops.serverless.runtimes import DEFAULT_RUNTIME
 from lithops_aws.lambda_config import LambdaSettings
 from lithops_aws.session import make_client, make_session
 
@@ -46,11 +44,9 @@ logger = logging.getLogger(__name__)
 
 HANDLER = "lithops.worker.serverless.handler"
 FUNCTION_PREFIX = "lithops-w"
-#: How the CLI and ``runtime list`` name the zip runtime of the client's own code.
-DEFAULT_RUNTIME = "default"
 _ACTIVE_TIMEOUT_S = 300.0
-_deployed: dict[tuple[str, ...], LambdaRuntime] = {}
-_deploy_lock = threading.Lock()
+#: functions this process deployed and checked
+_deployed: DeployCache[LambdaRuntime] = DeployCache()
 
 
 def lambda_client(settings: LambdaSettings) -> Any:
@@ -140,29 +136,24 @@ def deploy(client: Any, settings: LambdaSettings) -> LambdaRuntime:
     name = function_name(package, settings)
     env = json.dumps(settings.env_vars, sort_keys=True)
     key = (str(client.meta.endpoint_url), name, str(settings.timeout), env)
-    with _deploy_lock:
-        known = _deployed.get(key)
-        if known is not None:
-            return known
+
+    def find_or_create() -> LambdaRuntime:
         config = _get_function(client, name)
         if config is None:
             config = _create(client, name, package, settings)
         config = _wait_active(client, name, config)
         config = _update_settings(client, name, config, settings)
         hello = _check(client, name)
-        runtime = LambdaRuntime(
+        return LambdaRuntime(
             name, config["FunctionArn"], settings.memory, int(config.get("Timeout") or 0), hello
         )
-        _deployed[key] = runtime
-        return runtime
+
+    return _deployed.get_or_deploy(key, find_or_create)
 
 
 def forget(client: Any, name: str) -> None:
     """Drop a function from the process's cache (after it was deleted)."""
-    endpoint = str(client.meta.endpoint_url)
-    with _deploy_lock:
-        for key in [k for k in _deployed if k[:2] == (endpoint, name)]:
-            del _deployed[key]
+    _deployed.forget(name, str(client.meta.endpoint_url))
 
 
 def _get_function(client: Any, name: str) -> dict[str, Any] | None:
@@ -260,25 +251,21 @@ def replace_code(client: Any, name: str, settings: LambdaSettings) -> LambdaRunt
 
 
 def _wait_active(client: Any, name: str, config: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + _ACTIVE_TIMEOUT_S
-    delay = 0.5
-    while True:
-        state = config.get("State") or "Active"
+    def state(config: dict[str, Any]) -> tuple[bool, str | None]:
+        status = config.get("State") or "Active"
         update = config.get("LastUpdateStatus") or "Successful"
-        if state == "Active" and update != "InProgress":
-            return config
-        if state == "Failed" or update == "Failed":
-            raise BackendUnavailableError(
-                f"Lambda function {name} failed to deploy: {config.get('StateReason')}; "
-                f"delete it ({_delete_hint(name)}) and try again"
-            )
-        if time.monotonic() > deadline:
-            raise BackendUnavailableError(
-                f"Lambda function {name} is still {state} after {_ACTIVE_TIMEOUT_S:.0f} s"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-        config = _get_function(client, name) or config
+        if status == "Failed" or update == "Failed":
+            return False, str(config.get("StateReason"))
+        return status == "Active" and update != "InProgress", None
+
+    return wait_ready(
+        config,
+        lambda: _get_function(client, name) or config,
+        state,
+        what=f"Lambda function {name}",
+        timeout_s=_ACTIVE_TIMEOUT_S,
+        hint=_delete_hint(name),
+    )
 
 
 def _update_settings(
@@ -311,18 +298,13 @@ def _check(client: Any, name: str) -> dict[str, Any]:
         raise BackendUnavailableError(f"cannot invoke Lambda function {name}: {exc}") from exc
     body = response["Payload"].read()
     try:
-        hello = from_json(json.loads(body))
+        answer = json.loads(body)
     except ValueError:
-        hello = None
-    if response.get("FunctionError") or not isinstance(hello, dict):
-        raise BackendUnavailableError(
-            f"Lambda function {name} did not answer the lithops metadata call "
-            f"({body[:500]!r}); delete it ({_delete_hint(name)}) so that it is deployed again"
-        )
-    try:
-        wire.check_hello(hello, f"Lambda function {name}")
-    except WireVersionError as exc:
-        raise WireVersionError(
-            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
-        ) from None
-    return hello
+        answer = None
+    return check_hello(
+        answer,
+        bool(response.get("FunctionError")),
+        what=f"Lambda function {name}",
+        detail=repr(body[:500]),
+        hint=_delete_hint(name),
+    )

@@ -1,5 +1,9 @@
 """The lithops-aws plugin module: registers ``aws_lambda`` (serverless) and ``aws_s3`` (storage).
 
+The handle is a :class:`lithops.serverless.ServerlessHandle`, whose invoke, cancel and
+release the core dispatches itself: this module only registers, provisions and hands out
+the storage backend and the runtime manager.
+
 boto3 is imported only when one of these backends is used, so other backends' cold starts do
 not pay for it.
 """
@@ -13,8 +17,6 @@ from lithops.plugins import hookimpl
 from lithops.plugins.types import (
     BackendInfo,
     BackendKind,
-    CallBatch,
-    CallKey,
     KeySpec,
     ProvisionRequest,
     RegisterBackend,
@@ -27,11 +29,8 @@ if TYPE_CHECKING:
     from lithops_aws.s3 import S3StorageBackend
 
 __all__ = [
-    "lithops_cancel",
-    "lithops_invoke",
     "lithops_provision",
     "lithops_register_backends",
-    "lithops_release",
     "lithops_runtime_manager",
     "lithops_storage_backend",
 ]
@@ -69,7 +68,7 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             name=LAMBDA,
             kind=BackendKind.COMPUTE,
             mode="serverless",
-            capabilities=frozenset({"timeout", "worker_lost", "logs"}),
+            capabilities=frozenset({"timeout", "worker_lost", "logs", "function_once"}),
             config_keys=LAMBDA_KEYS,
             description="AWS Lambda: one synchronous invocation per batch of calls",
         )
@@ -89,6 +88,7 @@ def lithops_storage_backend(name: str, config: Mapping[str, Any]) -> S3StorageBa
 def lithops_provision(request: ProvisionRequest) -> LambdaHandle | None:
     if request.backend != LAMBDA:
         return None
+    from lithops.serverless import storage_of
     from lithops_aws.lambda_config import LambdaSettings
     from lithops_aws.lambda_deploy import deploy, lambda_client
     from lithops_aws.lambda_invoke import LambdaHandle
@@ -96,47 +96,7 @@ def lithops_provision(request: ProvisionRequest) -> LambdaHandle | None:
     settings = LambdaSettings.from_config(request.config, request.runtime_memory)
     client = lambda_client(settings)
     runtime = deploy(client, settings)
-    config = request.config
-
-    def storage() -> Any:
-        from lithops.storage import Storage
-
-        return Storage(config=config)
-
-    return LambdaHandle(client, runtime, settings, request.events, storage)
-
-
-def _mine(handle: Any) -> bool:
-    return getattr(handle, "backend", None) == LAMBDA and hasattr(handle, "runtime")
-
-
-@hookimpl
-def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
-    if not _mine(handle):
-        return None
-    handle.invoke(batch)
-    return True
-
-
-@hookimpl
-def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
-    if not _mine(handle):
-        return None
-    handle.cancel(keys)
-    return True
-
-
-@hookimpl
-def lithops_release(handle: Any, dismantle: bool) -> bool | None:
-    if not _mine(handle):
-        return None
-    handle.release()
-    if dismantle:
-        from lithops_aws.lambda_deploy import forget
-
-        handle.client.delete_function(FunctionName=handle.runtime.name)
-        forget(handle.client, handle.runtime.name)
-    return True
+    return LambdaHandle(client, runtime, settings, request.events, storage_of(request.config))
 
 
 @hookimpl

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
@@ -24,6 +23,7 @@ import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
 from lithops.storage.backend import Body, body_chunks
+from lithops.storage.files import download_path, upload_key
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 from lithops_aws.session import make_client, make_session, region_of
 
@@ -192,7 +192,7 @@ class S3StorageBackend:
         extra_args: Mapping[str, Any] | None = None,
         config: Any = None,
     ) -> bool:
-        key = key or os.path.basename(file_name)
+        key = upload_key(file_name, key)
         try:
             self.client.upload_file(
                 file_name,
@@ -213,9 +213,7 @@ class S3StorageBackend:
         extra_args: Mapping[str, Any] | None = None,
         config: Any = None,
     ) -> bool:
-        dest = file_name or key
-        if os.path.dirname(dest):
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        dest = download_path(key, file_name)
         try:
             self.client.download_file(
                 bucket,

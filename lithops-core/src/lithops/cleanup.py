@@ -2,53 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lithops.future import ResponseFuture
+from lithops.session import JobSession
 from lithops.storage.storage import TEMP_PREFIX
-from lithops.wait import ALWAYS
-
-if TYPE_CHECKING:
-    from lithops.executor import FunctionExecutor
 
 __all__ = ["clean_all", "clean_executor"]
 
 
 def clean_executor(
-    executor: FunctionExecutor, fs: Any, cs: Any, clean_cloudobjects: bool, force: bool
+    session: JobSession,
+    fs: list[ResponseFuture] | None,
+    cs: Any,
+    clean_cloudobjects: bool,
+    force: bool,
 ) -> None:
-    """What :meth:`FunctionExecutor.clean` does (see there)."""
+    """What :meth:`FunctionExecutor.clean` does (see there); ``fs``: the futures whose jobs
+    to clean, ``None`` for every job of the session."""
     from lithops.storage.utils import StorageNoSuchKeyError
 
     if cs:
         for co in cs:
             try:
-                executor.storage.delete_cloudobject(co)
+                session.storage.delete_cloudobject(co)
             except StorageNoSuchKeyError:
                 pass
         if fs is None:
             return
     if clean_cloudobjects:
-        wanted = {
-            f.job_key
-            for f in executor.expand_futures(fs if fs is not None else executor.futures, ALWAYS)
-        }
-        running = {f.job_key for f in executor.futures if not f.done}
+        wanted = {f.job_key for f in (fs if fs is not None else session.futures)}
+        running = {f.job_key for f in session.futures if not f.done}
         jobs = wanted if force else wanted - running
-        storage = executor.storage
-        prefix = f"{TEMP_PREFIX}/{executor.executor_id}/"
+        storage = session.storage
+        prefix = f"{TEMP_PREFIX}/{session.executor_id}/"
         try:
             # one listing for the whole executor, however many jobs it ran
             keys = [
                 k
                 for k in storage.list_keys(storage.bucket, prefix)
-                if f"{executor.executor_id}/{k[len(prefix) :].split('/', 1)[0]}" in jobs
+                if f"{session.executor_id}/{k[len(prefix) :].split('/', 1)[0]}" in jobs
             ]
             if keys:
                 storage.delete_objects(storage.bucket, keys)
         except StorageNoSuchKeyError:
             pass
     if force:
-        executor.log_recorder.remove()
+        session.log_recorder.remove()
 
 
 def clean_all(config: dict[str, Any] | None = None) -> list[str]:

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lithops.config.datalimit import check_data_limit
-from lithops.config.files import CONFIG_ENV
+from lithops import futures_list
 from lithops.config.logconfig import logging_from_config
-from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
-from lithops.futures_list import FuturesList
-from lithops.job import Job, build_calls, reserved_params, serialize_function
+from lithops.futures_list import FuturesList, Reducers
+from lithops.job import Job
 from lithops.logs import LogRecorder
-from lithops.map_reduce import Reducers, reduce_groups, start_reducer, when_all
-from lithops.plugins.types import BackendKind, CallBatch, CallKey, ProvisionRequest
-from lithops.scheduler import Scheduler
-from lithops.storage.storage import SESSION_ID_ENV
+from lithops.map_reduce import reduce_groups, start_reducer, when_all
+from lithops.plugins.types import BackendKind
+from lithops.session import JobSession
 from lithops.wait import ALL_COMPLETED, get_result, wait
 
 __all__ = [
@@ -88,29 +83,32 @@ class FunctionExecutor:
         self._host = get_plugin_host()
         self.backend = self.config["lithops"]["backend"]
         self.mode = self.config["lithops"]["mode"]
-        self._backend_info = self._host.resolve(self.backend, BackendKind.COMPUTE)
         self.executor_id = f"{_session}-{next(_executor_counter)}"
-        self.futures: list[ResponseFuture] = []
-        self.last_call: str | None = None
-        self._job_counter = itertools.count()
-        self._handle: Any = None
-        self._provision_lock = threading.Lock()
-        self._storage: Any = None
-        self._worker_config_env: dict[str, str] | None = None
-        self.log_recorder = LogRecorder(self.executor_id)
-        self._scheduler = Scheduler(
-            invoke=self._invoke,
-            cancel=self._cancel,
-            capacity=lambda: int(getattr(self._ensure_handle(), "capacity", 1) or 1),
-            storage_descriptor=lambda: self.storage.worker_descriptor(),
-            on_log=self.log_recorder.write,
-            ack_timeout=self._backend_info.ack_timeout,
-            reports_running="running" in self._backend_info.capabilities,
-            backend=f"backend {self.backend!r}",
+        #: the job layer: backend handle, scheduler, jobs, futures, stats, logs
+        self.session = JobSession(
+            self.executor_id,
+            self.config,
+            self._host,
+            self._host.resolve(self.backend, BackendKind.COMPUTE),
         )
-        self._closed = False
-        self._dismantled = False
-        self.job_stats: list[dict[str, Any]] = []
+        self.last_call: str | None = None
+
+    @property
+    def futures(self) -> list[ResponseFuture]:
+        """Every future of this executor, in submission order."""
+        return self.session.futures
+
+    @futures.setter
+    def futures(self, value: list[ResponseFuture]) -> None:
+        self.session.futures[:] = list(value)  # Lithops code may reset the list
+
+    @property
+    def job_stats(self) -> list[dict[str, Any]]:
+        return self.session.job_stats
+
+    @property
+    def log_recorder(self) -> LogRecorder:
+        return self.session.log_recorder
 
     # -- context manager -------------------------------------------------------------------
 
@@ -122,7 +120,7 @@ class FunctionExecutor:
 
     def close(self) -> None:
         """Cancel what is still running and free the backend (warm pools stay warm)."""
-        self._release(dismantle=False)
+        self.session.close()
 
     def dismantle(self) -> None:
         """Close, and remove what the backend set up for this executor (Lithops 3.x).
@@ -130,189 +128,21 @@ class FunctionExecutor:
         Standalone on a VM provider: create-mode VMs are deleted (or stopped, per the
         provider's ``delete_on_dismantle``), reuse-mode VMs stopped. Also after ``close()``.
         """
-        self._release(dismantle=True)
-
-    def _release(self, dismantle: bool) -> None:
-        if self._closed and not (dismantle and not self._dismantled):
-            return
-        first = not self._closed
-        self._closed = True
-        self._dismantled = self._dismantled or dismantle
-        if first:
-            pending = [f for f in self.futures if not f.done]
-            if pending:
-                self._scheduler.cancel(pending)
-        if self._handle is not None:
-            try:
-                self._host.release(self._handle, dismantle=dismantle)
-            except Exception as exc:
-                if dismantle:
-                    raise  # the user asked for the teardown: say it did not happen
-                logger.warning("backend %r could not release its handle: %s", self.backend, exc)
-        if first:
-            self.log_recorder.close()
+        self.session.close(dismantle=True)
 
     # -- backend -----------------------------------------------------------------------------
 
     @property
     def compute_handle(self) -> Any:
         """The backend's handle for this executor, or ``None`` before its first call."""
-        return self._handle
+        return self.session.compute_handle
 
     @property
     def storage(self) -> Any:
         """The :class:`lithops.Storage` of this executor's config."""
-        if self._storage is None:
-            from lithops.storage import Storage
-
-            self._storage = Storage(config=self.config)
-        return self._storage
-
-    def _worker_env(self) -> dict[str, str]:
-        """The config a function's own ``lithops.Storage()`` reads on the worker, as Lithops
-        gives it (``LITHOPS_CONFIG``): this executor's storage, by its secret-free descriptor,
-        never the whole config. Empty when the storage cannot be set up: a job that does not
-        use storage must not fail for it."""
-        if self._worker_config_env is None:
-            try:
-                desc = self.storage.worker_descriptor()
-            except Exception as exc:
-                logger.debug("no storage config for the workers: %s", exc)
-                self._worker_config_env = {}
-            else:
-                name = desc["backend"]
-                section = {**desc["settings"], "storage_bucket": desc["bucket"]}
-                config = {"lithops": {"storage": name}, name: section}
-                self._worker_config_env = {CONFIG_ENV: json.dumps(config)}
-        return self._worker_config_env
-
-    def _ensure_handle(self) -> Any:
-        if self._handle is None:
-            with self._provision_lock:
-                if self._handle is None:
-                    section = self.config.get(self.backend) or {}
-                    request = ProvisionRequest(
-                        backend=self.backend,
-                        config=self.config,
-                        runtime=section.get("runtime"),
-                        runtime_memory=section.get("runtime_memory"),
-                        events=self._scheduler,
-                    )
-                    self._handle = self._host.provision(request)
-        return self._handle
-
-    def _invoke(self, batch: CallBatch) -> None:
-        self._host.invoke(self._ensure_handle(), batch)
-
-    def _cancel(self, keys: list[CallKey]) -> None:
-        if self._handle is not None:
-            self._host.cancel(self._handle, keys)
+        return self.session.storage
 
     # -- submitting ----------------------------------------------------------------------------
-
-    def _new_job(
-        self,
-        prefix: str,
-        func: Callable[..., Any],
-        iterdata: Any,
-        *,
-        extra_args: Any = None,
-        extra_env: dict[str, str] | None = None,
-        runtime_memory: int | None = None,
-        timeout: float | None = None,
-        chunksize: int | None = None,
-        include_modules: Sequence[str] | None = (),
-        exclude_modules: Sequence[str] | None = (),
-        obj_chunk_size: int | None = None,
-        obj_chunk_number: int | None = None,
-        obj_newline: str | None = "\n",
-        retries: int | None = None,
-        backups: bool | None = None,
-        reserved: list[ResponseFuture] | None = None,
-        check_data: bool = True,
-    ) -> tuple[Job, FuturesList]:
-        """``reserved``: futures handed out before the job could be built (a map_reduce's
-        reducers), one per call, which this job's calls resolve."""
-        if self._closed:
-            raise RuntimeError("this executor is closed; create a new FunctionExecutor")
-        created = time.time()
-        inject = reserved_params(func)
-        calls = build_calls(func, iterdata, extra_args, inject)
-        if "obj" in inject:
-            calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
-        lithops_cfg = self.config["lithops"]
-        if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
-            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
-        func_key, payload = serialize_function(
-            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
-        )
-        job_id = reserved[0].job_id if reserved else f"{prefix}{next(self._job_counter):03d}"
-        job = Job(
-            executor_id=self.executor_id,
-            job_id=job_id,
-            function_name=getattr(func, "__name__", type(func).__name__),
-            func_key=func_key,
-            func_payload=payload,
-            arguments=calls,
-            inject=inject,
-            timeout=timeout if timeout is not None else lithops_cfg.get("execution_timeout"),
-            # cloud objects the function puts without a key go under its job's prefix,
-            # which clean() deletes
-            extra_env={
-                SESSION_ID_ENV: f"{self.executor_id}/{job_id}",
-                **self._worker_env(),
-                **(extra_env or {}),
-            },
-            runtime_memory=runtime_memory,
-            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
-            retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
-            backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
-            host_job_create_tstamp=created,
-            host_job_serialize_time=time.time() - created,
-        )
-        futures = FuturesList(
-            reserved
-            or (
-                ResponseFuture(self.executor_id, job_id, f"{i:05d}", job.function_name)
-                for i in range(len(calls))
-            ),
-            executor=self,
-        )
-        self.job_stats.append(
-            {
-                "job_key": job.job_key,
-                "function": job.function_name,
-                "calls": len(calls),
-                "futures": futures,
-            }
-        )
-        return job, futures
-
-    def _partition(
-        self,
-        func: Callable[..., Any],
-        calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
-        chunk_size: int | None,
-        chunk_number: int | None,
-        newline: str | None,
-    ) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
-        import inspect
-
-        from lithops.storage.partition import expand_obj_calls
-
-        sig = inspect.signature(func)
-        fill = {p: None for p in ("id", "storage") if p in sig.parameters}
-        items = []
-        for args, kwargs in calls:
-            bound = sig.bind_partial(*args, **kwargs).arguments
-            items.append({k: v for k, v in bound.items() if k not in fill})
-        expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
-        return [((), item) for item in expanded]
-
-    def _run(self, job: Job, futures: FuturesList, listed: bool = False) -> None:
-        if not listed:
-            self.futures.extend(futures)
-        self._scheduler.submit(job, list(futures))
 
     def call_async(
         self,
@@ -326,7 +156,7 @@ class FunctionExecutor:
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
-        job, futures = self._new_job(
+        job, futures = self.session.new_job(
             "A",
             func,
             [data],
@@ -338,7 +168,7 @@ class FunctionExecutor:
             retries=retries,
         )
         self.last_call = "call_async"
-        self._run(job, futures)
+        self.session.submit(job, futures)
         return futures[0]
 
     def map(
@@ -376,7 +206,7 @@ class FunctionExecutor:
             backups=backups,
         )
         self.last_call = "map"
-        self._run(job, futures)
+        self.session.submit(job, futures)
         return futures
 
     def _map_job(
@@ -408,7 +238,7 @@ class FunctionExecutor:
             # consumed, as in Lithops: get_result() gives the new job's results, not theirs
             for f in parents:
                 f.produce_output = False
-        job, futures = self._new_job(
+        job, futures = self.session.new_job(
             "M",
             map_function,
             map_iterdata,
@@ -426,7 +256,7 @@ class FunctionExecutor:
             backups=backups,
             check_data=not chained,
         )
-        return job, futures
+        return job, FuturesList(futures, executor=self)
 
     def map_reduce(
         self,
@@ -472,19 +302,13 @@ class FunctionExecutor:
         groups = reduce_groups(job.arguments, list(map_futures), obj_reduce_by_key)
         for f in map_futures:
             f.produce_output = False  # get_result returns the reducers' results only
-        self._run(job, map_futures)
+        self.session.submit(job, map_futures)
         # As in Lithops, the reducers' futures exist at once, after the map's; each one's call
         # starts when the map calls of its group are done.
         name = getattr(reduce_function, "__name__", type(reduce_function).__name__)
-        reducer_futures = [
-            ResponseFuture(self.executor_id, f"R{next(self._job_counter):03d}", "00000", name)
-            for _ in groups
-        ]
-        for f in reducer_futures:
-            f.scheduler = self._scheduler  # cancel() and wait() work before it starts
-        self.futures.extend(reducer_futures)
-        result = FuturesList([*map_futures, *reducer_futures], executor=self)
-        result.reducers = Reducers(reducer_futures)
+        reducers = Reducers(self.session.reserve(name, len(groups)))
+        result = FuturesList([*map_futures, *reducers.futures], executor=self)
+        result.reducers = reducers
         options = {
             "extra_args": extra_args_reduce,
             "extra_env": extra_env,
@@ -497,13 +321,7 @@ class FunctionExecutor:
             when_all(
                 members,
                 functools.partial(
-                    start_reducer,
-                    self,
-                    members,
-                    reduce_function,
-                    options,
-                    result.reducers,
-                    index,
+                    start_reducer, self.session, members, reduce_function, options, reducers, index
                 ),
             )
         self.last_call = "map_reduce"
@@ -609,12 +427,18 @@ class FunctionExecutor:
         """
         from lithops.cleanup import clean_executor
 
-        clean_executor(self, fs, cs, clean_cloudobjects, force)
+        clean_executor(
+            self.session,
+            self.expand_futures(fs) if fs is not None else None,
+            cs,
+            clean_cloudobjects,
+            force,
+        )
 
     def job_summary(self, cloud_objects_n: int = 0) -> str:
         from lithops.summary import write_job_summary
 
-        return write_job_summary(self)
+        return write_job_summary(self.session)
 
     def plot(self, fs: Any = None, dst: str | None = None, figsize: tuple = (10, 6)) -> list[str]:
         from lithops.plots import plot_futures
@@ -673,3 +497,7 @@ class StandaloneExecutor(_ModeExecutor):
     """``FunctionExecutor(mode='standalone')``: needs ``pip install lithops-standalone``."""
 
     MODE = "standalone"
+
+
+# A FuturesList whose executor stayed in another process chains on a default one.
+futures_list.set_default_executor(FunctionExecutor)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import concurrent.futures
 import enum
 import pickle
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
 
 from lithops.errors import RemoteTraceback
 from lithops.futures_list import FuturesList
 
-if TYPE_CHECKING:
-    from lithops.scheduler import Scheduler
-
-__all__ = ["CallState", "ResponseFuture", "call_outputs", "returned_futures"]
+__all__ = [
+    "CallOwner",
+    "CallState",
+    "Handoff",
+    "ResponseFuture",
+    "call_outputs",
+    "returned_futures",
+]
 
 
 class CallState(str, enum.Enum):
@@ -34,6 +40,31 @@ class CallState(str, enum.Enum):
 
 
 _TERMINAL = {CallState.SUCCESS, CallState.FAILED, CallState.LOST, CallState.CANCELLED}
+
+
+class CallOwner(Protocol):
+    """What runs a future's call (the scheduler): futures and waits talk to it through this."""
+
+    #: notified whenever one of its calls reaches a terminal state
+    progress: threading.Condition
+
+    def cancel(self, futures: Sequence[ResponseFuture]) -> bool:
+        """Cancel these calls; ``True`` if they are cancelled."""
+        ...
+
+    def outstanding(self, job_keys: Collection[str]) -> list[ResponseFuture]:
+        """The unfinished calls of these jobs."""
+        ...
+
+    def export(self, future: ResponseFuture) -> Handoff:
+        """``future`` is pickled while pending: where its copy will find the outcome."""
+        ...
+
+
+class Handoff(Protocol):
+    """Travels with a pickled pending future: makes the copy resolve when the call ends."""
+
+    def follow(self, future: ResponseFuture) -> None: ...
 
 
 class _Flag(int):
@@ -72,7 +103,7 @@ class ResponseFuture(concurrent.futures.Future):
         self.call_state = CallState.PENDING
         self.attempts = 0
         self.activation_id: str | None = None
-        self.scheduler: Scheduler | None = None
+        self.scheduler: CallOwner | None = None
         self.produce_output = True
         self.delivered = False
         #: the futures the call returned (see :func:`returned_futures`), else ``None``
@@ -254,9 +285,7 @@ class ResponseFuture(concurrent.futures.Future):
             final, self.call_state = self.call_state, CallState.PENDING
             self.resolve(final, outcome[0], outcome[1])
         elif remote is not None:
-            from lithops.scheduler import follow_exported
-
-            follow_exported(self, remote)
+            remote.follow(self)
 
 
 _UNPICKLED = {

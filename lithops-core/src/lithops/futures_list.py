@@ -1,30 +1,79 @@
-"""``FuturesList``: the futures of a job, with Lithops' chaining methods."""
+"""``FuturesList``: the futures of a job, with Lithops' chaining methods.
+
+This module sits below the executor: a list talks to the executor that made it through the
+:class:`Chaining` protocol, and the executor layer registers how to make a default one
+(:func:`set_default_executor`) for a list that travelled without its executor.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from collections.abc import Callable
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from lithops.executor import FunctionExecutor
-    from lithops.map_reduce import Reducers
+__all__ = ["Chaining", "FuturesList", "Reducers", "set_default_executor"]
 
-__all__ = ["FuturesList"]
+
+class Chaining(Protocol):
+    """What a :class:`FuturesList` asks of its executor (``FunctionExecutor`` is one):
+    ``map(function, iterdata, **options)``, ``map_reduce(map_function, iterdata,
+    reduce_function, **options)``, ``wait(fs, **options)``, ``get_result(fs, **options)`` and
+    ``expand_futures(fs)``, with the executor's signatures."""
+
+    @property
+    def map(self) -> Callable[..., FuturesList]: ...
+
+    @property
+    def map_reduce(self) -> Callable[..., FuturesList]: ...
+
+    @property
+    def wait(self) -> Callable[..., Any]: ...
+
+    @property
+    def get_result(self) -> Callable[..., Any]: ...
+
+    @property
+    def expand_futures(self) -> Callable[..., list[Any]]: ...
+
+
+_default_executor: Callable[[], Chaining] | None = None
+
+
+def set_default_executor(factory: Callable[[], Chaining]) -> None:
+    """The executor layer says how to open an executor with the user's config."""
+    global _default_executor
+    _default_executor = factory
+
+
+class Reducers:
+    """The reduce futures of a map_reduce, in group (object) order. They exist from the
+    start; each one's call is submitted once the map calls of its group are done."""
+
+    def __init__(self, futures: list[Any]) -> None:
+        self.futures = list(futures)
+        self.expected = len(self.futures)
+
+    def started(self) -> list[Any]:
+        return list(self.futures)
 
 
 class FuturesList(list):
     """A list of futures that can start the next step: ``fexec.map(f, xs).map(g).get_result()``."""
 
-    def __init__(self, iterable: Any = (), executor: FunctionExecutor | None = None) -> None:
+    def __init__(self, iterable: Any = (), executor: Chaining | None = None) -> None:
         super().__init__(iterable)
         self.executor = executor
         #: set by map_reduce: its reducers (also at the end of the list)
         self.reducers: Reducers | None = None
 
-    def _executor(self) -> FunctionExecutor:
+    def _executor(self) -> Chaining:
         if self.executor is None:
-            from lithops.executor import FunctionExecutor
-
-            self.executor = FunctionExecutor()
+            if _default_executor is None:
+                # Unpickled where no executor was opened yet: load the public API layer,
+                # which registers itself (the same late binding as ``lithops.FunctionExecutor``).
+                importlib.import_module("lithops.executor")
+            assert _default_executor is not None
+            self.executor = _default_executor()
         return self.executor
 
     def map(self, map_function: Any, sync: bool = False, **kwargs: Any) -> FuturesList:

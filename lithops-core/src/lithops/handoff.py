@@ -23,7 +23,7 @@ from lithops.errors import WorkerLostError
 if TYPE_CHECKING:
     from lithops.future import ResponseFuture
 
-__all__ = ["follow", "outcome_location", "publish", "settle_returned"]
+__all__ = ["OutcomeHandoff", "follow", "outcome_location", "publish", "settle_returned"]
 
 PREFIX = "lithops.jobs"
 #: Longest pause between two looks at storage for a handed-off outcome.
@@ -36,6 +36,17 @@ def outcome_location(storage_descriptor: dict[str, Any], future: ResponseFuture)
         "bucket": storage_descriptor.get("bucket"),
         "key": f"{PREFIX}/{future.job_key}/{future.call_id}.outcome",
     }
+
+
+class OutcomeHandoff:
+    """What a pending future carries when pickled (:class:`lithops.future.Handoff`): where
+    its outcome will be published, and until when."""
+
+    def __init__(self, location: dict[str, Any]) -> None:
+        self.location = location
+
+    def follow(self, future: ResponseFuture) -> None:
+        follow(future, self.location)
 
 
 def publish(location: dict[str, Any], future: ResponseFuture) -> None:

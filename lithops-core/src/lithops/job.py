@@ -24,6 +24,7 @@ __all__ = [
     "Job",
     "as_call_args",
     "build_calls",
+    "is_user_module",
     "serialize_function",
 ]
 
@@ -65,7 +66,7 @@ class Job:
         return f"{self.executor_id}/{self.job_id}"
 
 
-def _is_user_module(module: ModuleType | None) -> bool:
+def is_user_module(module: ModuleType | None) -> bool:
     """Code the user wrote (not stdlib or an installed library): shipped by value, so a worker
     in a container or on another host does not need it installed."""
     if module is None or module.__name__ == "__main__":
@@ -175,7 +176,7 @@ def _user_dependencies(func: Callable[..., Any], excluded: tuple[str, ...]) -> l
             continue
         seen.add(id(obj))
         if isinstance(obj, ModuleType):
-            if obj.__name__ in found or is_excluded(obj.__name__) or not _is_user_module(obj):
+            if obj.__name__ in found or is_excluded(obj.__name__) or not is_user_module(obj):
                 continue
             found[obj.__name__] = obj
             # Shipped by value, its whole namespace travels: what it defines needs its modules.

@@ -9,26 +9,13 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lithops.future import CallState, ResponseFuture
-
-if TYPE_CHECKING:
-    from lithops.executor import FunctionExecutor
+from lithops.futures_list import Reducers
+from lithops.session import JobSession
 
 __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
-
-
-class Reducers:
-    """The reduce futures of a map_reduce, in group (object) order. They exist from the
-    start; each one's call is submitted once the map calls of its group are done."""
-
-    def __init__(self, futures: list[ResponseFuture]) -> None:
-        self.futures = list(futures)
-        self.expected = len(self.futures)
-
-    def started(self) -> list[ResponseFuture]:
-        return list(self.futures)
 
 
 def reduce_groups(
@@ -52,7 +39,7 @@ def reduce_groups(
 
 
 def start_reducer(
-    executor: FunctionExecutor,
+    session: JobSession,
     members: list[ResponseFuture],
     reduce_function: Callable[..., Any],
     options: dict[str, Any],
@@ -67,14 +54,14 @@ def start_reducer(
     failed = next((f for f in members if not f.success), None)
     if failed is None:
         try:
-            job, futures = executor._new_job(
+            job, futures = session.new_job(
                 "R",
                 reduce_function,
                 [([f.result() for f in members],)],
                 reserved=[future],
                 **options,
             )
-            executor._run(job, futures, listed=True)
+            session.submit(job, futures)
         except Exception as exc:  # e.g. the reducer does not take one argument
             future.resolve(CallState.FAILED, None, exc)
         return

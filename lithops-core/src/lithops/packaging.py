@@ -14,6 +14,11 @@ gets another name, and an unchanged client never ships twice::
     package = worker_package(extra=("lithops_aws",))
     package.tag           # '0.1.0-3f2a9c0d1e4b'
     package.zip()         # deterministic bytes: same files, same archive
+
+Every backend ships workers through this one helper: the serverless backends upload
+``zip()`` as the function's code, standalone's bootstrap uploads ``tar()`` and names the host
+directory by ``tag``, and localhost's Docker environment copies ``tar(prefix, compress=False)``
+into each container through the engine API.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ WORKER_PACKAGES: tuple[str, ...] = ("lithops", "cloudpickle")
 
 _SKIP_DIRS = frozenset({"__pycache__", "tests"})
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib")
-# A fixed timestamp keeps archives of the same files byte-identical (zip needs >= 1980).
+# A fixed timestamp keeps archives of the same files byte-identical (zip needs >= 1980; tar
+# tools warn about entries from the epoch).
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+_TAR_MTIME = 1577836800  # the same moment, 2020-01-01T00:00:00Z
 
 
 @dataclass(frozen=True)
@@ -81,17 +88,44 @@ class WorkerPackage:
         return buffer.getvalue()
 
     def tar(self, prefix: str = "", compress: bool = True) -> bytes:
-        """A tar of the packages (gzip'd, fast level, when ``compress``), under ``prefix``."""
+        """A tar of the packages (gzip'd, fast level, when ``compress``), under ``prefix``.
+
+        Every directory has its own entry (mode 0755) and every entry is owned by root and
+        world-readable, so a container whose image runs as another user can import the code.
+        Parents of ``prefix`` get no entry: extracting one over an existing directory (say
+        ``opt``) would reset that directory's mode.
+        """
         buffer = io.BytesIO()
         mode = "w:gz" if compress else "w"
         kwargs = {"compresslevel": 1} if compress else {}
+        root = prefix.strip("/")
         with tarfile.open(fileobj=buffer, mode=mode, **kwargs) as tar:  # type: ignore[call-overload]
+            made: set[str] = set()
+            if root:
+                tar.addfile(_tar_info(root, directory=True))
             for arcname, content in self.files:
-                info = tarfile.TarInfo(f"{prefix.strip('/')}/{arcname}" if prefix else arcname)
+                parts = arcname.split("/")[:-1]
+                for depth in range(1, len(parts) + 1):
+                    directory = "/".join(parts[:depth])
+                    if directory not in made:
+                        made.add(directory)
+                        path = f"{root}/{directory}" if root else directory
+                        tar.addfile(_tar_info(path, directory=True))
+                info = _tar_info(f"{root}/{arcname}" if root else arcname)
                 info.size = len(content)
-                info.mode = 0o644
                 tar.addfile(info, io.BytesIO(content))
         return buffer.getvalue()
+
+
+def _tar_info(name: str, directory: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    if directory:
+        info.type = tarfile.DIRTYPE
+    info.mode = 0o755 if directory else 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mtime = _TAR_MTIME
+    return info
 
 
 _cache: dict[tuple[tuple[str, ...], tuple[str, ...]], WorkerPackage] = {}

@@ -17,8 +17,15 @@ see :class:`_Liveness`):
   :func:`timeout_grace`; past it, ``CallTimeoutError`` and a cancel.
 
 Batches queued behind this scheduler's own busy batches have no clock running: they wait for
-calls that have deadlines of their own. Retries apply to calls ended this way as to any lost
-call. A call's arguments are dropped once it is terminal.
+calls that have deadlines of their own.
+
+**In flight**: with ``max_inflight`` (the ``max_workers`` setting), at most that many batches of
+this scheduler are with the backend at once; the others wait here, in dispatch order, and are
+handed over as earlier ones end (every call of a batch answered, or ended by the core). A
+queued batch is not with the backend yet, so no acknowledge clock runs for it.
+
+Retries apply to calls ended by a deadline as to any lost call. A call's arguments are dropped
+once it is terminal.
 """
 
 from __future__ import annotations
@@ -39,8 +46,14 @@ from typing import Any
 
 import cloudpickle
 
-from lithops import wire
-from lithops.errors import CallError, CallTimeoutError, SerializationError, WorkerLostError
+from lithops import handoff, wire
+from lithops.errors import (
+    CallError,
+    CallTimeoutError,
+    SerializationError,
+    WireVersionError,
+    WorkerLostError,
+)
 from lithops.future import CallState, ResponseFuture, attach_remote_traceback
 from lithops.job import Job
 from lithops.plugins.types import CallBatch, CallKey
@@ -50,7 +63,7 @@ __all__ = [
     "DEFAULT_EXECUTION_TIMEOUT",
     "RemoteError",
     "Scheduler",
-    "follow_exported",
+    "encode_batch",
     "stragglers",
     "timeout_grace",
 ]
@@ -97,6 +110,7 @@ class _Call:
         "batch",
         "copy",
         "duration",
+        "flights",
         "future",
         "inflight",
         "job",
@@ -116,6 +130,17 @@ class _Call:
         self.copy = 0  # bumped on every new batch: tells stale heap entries apart
         self.acked = False  # its current copy was reported running
         self.unwanted = 0  # copies the core asked the backend to cancel and then re-sent
+        self.flights: list[_Flight] = []  # the in-flight batches holding a copy, oldest first
+
+
+class _Flight:
+    """One invoke the backend holds: counts against ``max_inflight`` until every call it
+    carried was answered or ended."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
 
 
 class _Batch:
@@ -144,6 +169,8 @@ class Scheduler:
         ack_timeout: float = DEFAULT_ACK_TIMEOUT,
         reports_running: bool = False,
         backend: str = "the backend",
+        max_inflight: int | None = None,
+        function_once: bool = False,
     ) -> None:
         """
         :param ack_timeout: seconds the backend may take to report a call running (or
@@ -151,6 +178,10 @@ class Scheduler:
         :param reports_running: the backend reports calls as they start
             (``EventSink.running``); also learnt from the first such report.
         :param backend: the backend's name, for error messages.
+        :param max_inflight: most batches with the backend at once (``None``: no limit).
+        :param function_once: the backend delivers a job's function to each worker once
+            (capability ``"function_once"``): messages carry only its key, and
+            ``CallBatch.function`` the function.
         """
         self._invoke = invoke
         self._cancel = cancel
@@ -166,6 +197,11 @@ class Scheduler:
         self._backup_thread: threading.Thread | None = None
         self._live = _Liveness(ack_timeout, reports_running, backend)
         self._monitor: threading.Thread | None = None
+        self._max_inflight = max_inflight if max_inflight and max_inflight > 0 else None
+        self._function_once = function_once
+        self._inflight = 0  # batches with the backend (or about to be)
+        self._queued: deque[tuple[Job, list[ResponseFuture]]] = deque()
+        self._pumping = False
 
     # -- submitting -----------------------------------------------------------------------------
 
@@ -216,9 +252,22 @@ class Scheduler:
     def _send(self, job: Job, futures: list[ResponseFuture]) -> None:
         with self._lock:  # a call may have ended (cancelled) since it was chosen
             calls = [c for c in (self._calls.get(f.key) for f in futures) if c is not None]
-        futures = [c.future for c in calls]
-        if not futures:
-            return
+            futures = [c.future for c in calls]
+            if not futures:
+                return
+            if self._max_inflight is not None and self._inflight >= self._max_inflight:
+                self._queued.append((job, futures))  # no clock runs until it is sent
+                return
+            self._inflight += 1  # this batch's slot, taken before the lock is let go
+        try:
+            self._send_now(job, futures, calls)
+        except BaseException:
+            self._release_slots(1)
+            raise
+
+    def _send_now(self, job: Job, futures: list[ResponseFuture], calls: list[_Call]) -> None:
+        """Send in the slot ``_send`` took: one batch, or the first of single-call batches
+        (the others go through ``_send`` again, each taking a slot or queueing)."""
         payload = None
         arguments = [c.args for c in calls]
         # Known-big batches go call by call at once, instead of being pickled whole first.
@@ -232,52 +281,57 @@ class Scheduler:
             return
         # Something in the batch does not pickle, or it is big: one call per message, so
         # only the culprit fails and big payloads spread over the workers.
-        for f, call in zip(futures, calls, strict=True):
+        slot = True  # the slot _send took, for the first single-call batch that goes
+        for index, (f, call) in enumerate(zip(futures, calls, strict=True)):
             args = call.args
             try:
                 single = cloudpickle.dumps([args])
             except Exception as exc:
                 self._finish_many([(f, CallState.FAILED, None, _argument_error(f, args, exc))])
                 continue
-            self._invoke_batch(job, [f], single)
+            if slot:
+                slot = False
+                self._invoke_batch(job, [f], single)
+            else:
+                rest = futures[index:]
+                self._send_each(job, rest)
+                return
+        if slot:
+            self._release_slots(1)  # nothing of the batch went out
+
+    def _send_each(self, job: Job, futures: list[ResponseFuture]) -> None:
+        for f in futures:
+            self._send(job, [f])
 
     def _invoke_batch(self, job: Job, futures: list[ResponseFuture], payload: bytes) -> None:
-        message = {
-            "t": "batch",
-            "job_key": job.job_key,
-            "func_key": job.func_key,
-            "func": job.func_payload,
-            "calls": [f.call_id for f in futures],
-            "args": payload,
-            "timeout": job.timeout,
-            "env": job.extra_env,
-            "inject": job.inject,
-            "storage": (
-                self._storage_descriptor()
-                if "storage" in job.inject and self._storage_descriptor
-                else None
-            ),
-        }
-        batch = CallBatch(
-            job_key=job.job_key,
-            calls=[f.key for f in futures],
-            message=wire.encode(message),
-            timeout=job.timeout,
-            func_key=job.func_key,
+        storage = (
+            self._storage_descriptor()
+            if "storage" in job.inject and self._storage_descriptor
+            else None
+        )
+        batch = encode_batch(
+            job, [f.call_id for f in futures], payload, storage, self._function_once
         )
         with self._lock:
             fresh = []
+            flight = _Flight(0)
             for f in futures:
                 call = self._calls.get(f.key)
                 if call is None:
                     continue
                 call.inflight += 1
+                call.flights.append(flight)
+                flight.left += 1
                 if f.call_state == CallState.PENDING:
                     f.call_state = CallState.DISPATCHED
                 if call.batch is None:  # not a backup copy of a call under way
                     fresh.append(call)
             if fresh:
                 self._live.add_batch(fresh, float(job.timeout or DEFAULT_EXECUTION_TIMEOUT))
+            empty = flight.left == 0
+        if empty:  # every call ended meanwhile: nothing to hand over
+            self._release_slots(1)
+            return
         try:
             self._invoke(batch)
         except Exception as exc:
@@ -406,16 +460,21 @@ class Scheduler:
     # -- internals -------------------------------------------------------------------------------
 
     def _should_retry(self, call: _Call, error: BaseException) -> bool:
-        if isinstance(error, SerializationError | concurrent.futures.CancelledError):
+        if isinstance(
+            error, SerializationError | WireVersionError | concurrent.futures.CancelledError
+        ):
             return False
         return call.future.attempts < call.job.retries
 
     def _retry(self, calls: list[_Call]) -> None:
         if calls:
+            landed = 0
             with self._lock:
                 now = time.monotonic()
                 for call in calls:
                     self._live.leave(call, now)
+                    landed += self._ground(call)
+            self._release_slots(landed)
         for call in calls:
             call.started, call.duration = 0.0, None
             call.future.attempts += 1
@@ -433,12 +492,15 @@ class Scheduler:
         with self._lock:  # claim: each call moves to a terminal state exactly once
             claimed = [item for item in items if item[0].claim(item[1])]
             now = time.monotonic()
+            landed = 0
             for future, *_ in claimed:
                 # Nothing can need the arguments any more (no retry, no backup): drop them.
                 call = self._calls.pop(future.key, None)
                 if call is not None:
                     self._live.leave(call, now)
+                    landed += self._ground(call)
                     call.args = None
+        self._release_slots(landed)
         for future, state, value, error in claimed:
             future.publish(state, value, error)  # outside the lock: runs user callbacks
             exporter = self._exported.pop(future.key, None)
@@ -519,10 +581,50 @@ class Scheduler:
         back unrun). Counted under the lock: several backend threads report at once."""
         with self._lock:
             calls = [self._calls.get(tuple(key)) for key in keys]
+            landed = 0
             for call in calls:
                 if call is not None:
                     call.inflight -= 1
+                    if call.flights:
+                        landed += _land(call.flights.pop(0))
+        self._release_slots(landed)
         return calls
+
+    def _release_slots(self, count: int) -> None:
+        """``count`` batches left the backend: hand it queued ones in their place. One thread
+        pumps at a time (a backend that answers inside ``invoke`` would otherwise recurse once
+        per queued batch); the others only give their slots back."""
+        if not count and not self._queued:
+            return
+        with self._lock:
+            self._inflight -= count
+            if self._pumping:
+                return
+            self._pumping = True
+        try:
+            while True:
+                with self._lock:
+                    room = (
+                        len(self._queued)
+                        if self._max_inflight is None
+                        else self._max_inflight - self._inflight
+                    )
+                    if room <= 0 or not self._queued:
+                        self._pumping = False
+                        return
+                    job, futures = self._queued.popleft()
+                self._send(job, futures)
+        except BaseException:
+            with self._lock:
+                self._pumping = False
+            raise
+
+    def _ground(self, call: _Call) -> int:
+        """The core is done with every copy of ``call`` (it ended, or is sent anew): its
+        batches stop counting it. Under the lock; returns the batches that landed."""
+        landed = sum(_land(flight) for flight in call.flights)
+        call.flights = []
+        return landed
 
     def _stop_losers(
         self, finished: list[tuple[ResponseFuture, CallState, Any, BaseException | None]]
@@ -544,11 +646,9 @@ class Scheduler:
 
     # -- futures travelling to other processes ------------------------------------------------
 
-    def export(self, future: ResponseFuture) -> Any:
+    def export(self, future: ResponseFuture) -> handoff.OutcomeHandoff:
         """A pending ``future`` is being pickled: publish its outcome to storage when it ends,
         and return where the copy finds it (see :mod:`lithops.handoff`)."""
-        from lithops import handoff
-
         if self._storage_descriptor is None:
             raise SerializationError(
                 f"future {future.job_key}/{future.call_id} is still running and this executor "
@@ -564,10 +664,10 @@ class Scheduler:
             location["deadline"] = time.time() + bound
             if future.key not in self._exported and not future.call_state.terminal:
                 self._exported[future.key] = functools.partial(handoff.publish, location)
-                return location
+                return handoff.OutcomeHandoff(location)
         if future.call_state.terminal:
             handoff.publish(location, future)  # it ended while we were looking
-        return location
+        return handoff.OutcomeHandoff(location)
 
 
 class _Liveness:
@@ -739,6 +839,52 @@ class _Liveness:
         )
 
 
+def encode_batch(
+    job: Job,
+    call_ids: list[str],
+    arguments: bytes,
+    storage: dict[str, Any] | None = None,
+    function_once: bool = False,
+    wire_version: tuple[int, int] = wire.WIRE_VERSION,
+) -> CallBatch:
+    """The :class:`CallBatch` of some calls of ``job`` (see :mod:`lithops.wire`, ``batch``).
+
+    :param arguments: the cloudpickled list of the calls' ``(args, kwargs)``.
+    :param storage: the storage's worker descriptor, for functions that take ``storage``.
+    :param function_once: leave the function out of the message (``CallBatch.function``).
+    :param wire_version: the version stamped on the message (tests of version skew).
+    """
+    message = {
+        "t": "batch",
+        "wire": wire_version,
+        "job_key": job.job_key,
+        "func_key": job.func_key,
+        "func": None if function_once else job.func_payload,
+        "runtime_memory": job.runtime_memory,
+        "calls": call_ids,
+        "args": arguments,
+        "timeout": job.timeout,
+        "env": job.extra_env,
+        "inject": job.inject,
+        "storage": storage,
+    }
+    return CallBatch(
+        job_key=job.job_key,
+        calls=[(job.job_key, c) for c in call_ids],
+        message=wire.encode(message),
+        timeout=job.timeout,
+        func_key=job.func_key,
+        runtime_memory=job.runtime_memory,
+        function=job.func_payload if function_once else None,
+    )
+
+
+def _land(flight: _Flight) -> int:
+    """One call of ``flight`` is answered; 1 when that was its last (the batch is back)."""
+    flight.left -= 1
+    return 1 if flight.left == 0 else 0
+
+
 def _visible_size(arguments: list[Any]) -> int:
     """Bytes held by the top-level buffers and strings of the calls' arguments: a cheap lower
     bound of their pickled size."""
@@ -814,9 +960,3 @@ def _rebuild_error(record: dict[str, Any], future: ResponseFuture) -> BaseExcept
 
 class RemoteError(Exception):
     """A remote exception whose own type could not be rebuilt on the client."""
-
-
-def follow_exported(future: ResponseFuture, remote: Any) -> None:
-    from lithops import handoff
-
-    handoff.follow(future, remote)

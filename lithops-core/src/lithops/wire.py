@@ -10,18 +10,22 @@ unknown and default when missing); a different major fails at once with :class:`
 
 Messages (client -> worker):
 
-* ``batch``: ``job_key``, ``func_key``, ``func`` (cloudpickled function, or ``None`` when the
-  worker already has ``func_key``), ``calls`` (list of call ids), ``args`` (cloudpickled list of
-  ``(args, kwargs)``, one per call), ``timeout``, ``env`` (extra environment), ``storage``
-  (non-secret storage settings: backend name, bucket, root), ``chunks`` (object partitions, if any)
+* ``batch``: ``wire`` (the sender's ``WIRE_VERSION``; a worker refuses another major, see
+  :func:`check_batch`), ``job_key``, ``func_key``, ``func`` (cloudpickled function, or ``None``
+  when the worker already has ``func_key`` or gets it from a ``function`` message first),
+  ``calls`` (list of call ids), ``args`` (cloudpickled list of ``(args, kwargs)``, one per call),
+  ``timeout``, ``env`` (extra environment), ``storage`` (non-secret storage settings: backend
+  name, bucket, root), ``inject``, ``runtime_memory``
+* ``function``: ``wire``, ``func_key``, ``func``: a job's function, cached by the worker under
+  its key for the batches that follow (since 1.1)
 * ``cancel``: ``keys`` (list of ``(job_key, call_id)``)
 * ``stop``: the worker exits after the current call
 
 Messages (worker -> client):
 
 * ``hello``: ``wire``, ``lithops`` (version), ``python`` (``"3.11"``), ``pid``, ``host``
-* ``results``: ``records`` (result records, see :mod:`lithops.worker`), ``running`` (the call
-  now running as ``[job_key, call_id, since]`` or ``None``)
+* ``results``: ``wire``, ``records`` (result records, see :mod:`lithops.worker`), ``running``
+  (the call now running as ``[job_key, call_id, since]`` or ``None``)
 * ``log``: ``key``, ``lines`` (list of ``(tstamp, text)``)
 """
 
@@ -38,11 +42,14 @@ from lithops.errors import WireVersionError
 from lithops.version import __version__
 
 __all__ = [
+    "FUNCTION_CACHE_SIZE",
     "OUT_OF_BAND_BYTES",
     "WIRE_VERSION",
+    "check_batch",
     "check_hello",
     "decode",
     "encode",
+    "function_message",
     "hello_message",
     "read_frame",
     "read_message",
@@ -51,7 +58,11 @@ __all__ = [
 ]
 
 #: (major, minor). Bump minor for additive changes, major for anything a peer cannot ignore.
-WIRE_VERSION = (1, 0)
+WIRE_VERSION = (1, 1)
+
+#: Functions a worker keeps unpickled, by key (least recently used dropped first). Backends
+#: that send a function once per worker mirror it (``lithops.plugins.types.FunctionTracker``).
+FUNCTION_CACHE_SIZE = 16
 
 _HEADER = struct.Struct(">I")
 _PROTOCOL = 5
@@ -197,4 +208,25 @@ def check_hello(message: dict[str, Any], where: str) -> None:
             f"worker at {where} runs Python {message.get('python')}, this client runs Python "
             f"{mine}; pickled functions only travel between the same Python minor version. "
             f"Use a runtime (interpreter or image) with Python {mine}"
+        )
+
+
+def function_message(func_key: str, func: bytes) -> bytes:
+    """An encoded ``function`` message: gives a worker a job's function ahead of its batches."""
+    return encode({"t": "function", "wire": WIRE_VERSION, "func_key": func_key, "func": func})
+
+
+def check_batch(message: dict[str, Any]) -> None:
+    """On a worker: raise :class:`WireVersionError` unless ``message`` (a ``batch`` or
+    ``function``) comes from a client of this wire major version. A message without ``wire``
+    comes from a 1.0 client, which did not send it."""
+    version = message.get("wire") or (1, 0)
+    major = next(iter(version))
+    if major != WIRE_VERSION[0]:
+        raise WireVersionError(
+            f"this worker runs lithops {__version__} (wire format {WIRE_VERSION[0]}.x) and "
+            f"received a batch in wire format {major}.x: the client and the worker run different "
+            f"lithops major versions. Install the client's lithops version in the runtime "
+            f"(or the runtime's on the client); for a deployed serverless runtime, delete it "
+            f"(`lithops runtime delete`) so that the client deploys its own"
         )

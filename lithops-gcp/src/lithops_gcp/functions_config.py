@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lithops.errors import ConfigError
-from lithops_gcp.keys import MEMORY_TIERS_MB
+from lithops_gcp.keys import (
+    DEFAULT_PRICE_PER_GB_S,
+    DEFAULT_PRICE_PER_GHZ_S,
+    DEFAULT_PRICE_PER_REQUEST,
+    MEMORY_TIERS_MB,
+)
 
 __all__ = ["DEFAULT_REGION", "GcfSettings"]
 
@@ -22,6 +27,15 @@ def _int(section: Mapping[str, Any], key: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"'{key}' in the {SECTION} section must be a whole number of 1 or more")
     return value
+
+
+def _price(section: Mapping[str, Any], key: str, default: float) -> float:
+    value = section.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"'{key}' in the {SECTION} section must be a price in US dollars")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,9 @@ class GcfSettings:
     labels: dict[str, str]
     namespace: str
     payload_limit: int
+    price_per_gb_s: float = DEFAULT_PRICE_PER_GB_S
+    price_per_ghz_s: float = DEFAULT_PRICE_PER_GHZ_S
+    price_per_request: float = DEFAULT_PRICE_PER_REQUEST
     #: the merged section (with the gcp section's keys as defaults), for credentials
     merged: dict[str, Any] = field(default_factory=dict)
 
@@ -83,5 +100,8 @@ class GcfSettings:
             labels={str(k): str(v) for k, v in (section.get("labels") or {}).items()},
             namespace=str(section.get("namespace") or ""),
             payload_limit=_int(section, "payload_limit", 31_000_000),
+            price_per_gb_s=_price(section, "price_per_gb_s", DEFAULT_PRICE_PER_GB_S),
+            price_per_ghz_s=_price(section, "price_per_ghz_s", DEFAULT_PRICE_PER_GHZ_S),
+            price_per_request=_price(section, "price_per_request", DEFAULT_PRICE_PER_REQUEST),
             merged=merged,
         )

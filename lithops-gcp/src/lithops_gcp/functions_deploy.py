@@ -18,8 +18,6 @@ import json
 import logging
 import re
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -28,10 +26,9 @@ import google.api_core.exceptions as gexc
 import requests
 from google.cloud import functions_v2
 
-from lithops import wire
-from lithops.errors import BackendUnavailableError, ConfigError, WireVersionError
+from lithops.errors import BackendUnavailableError, ConfigError
 from lithops.packaging import WorkerPackage, worker_package
-from lithops.worker.serverless import from_json
+from lithops.serverless.deploy import DeployCache, check_hello, wait_ready
 from lithops_gcp.function_entry import ENTRY_POINT, MAIN_MODULE
 from lithops_gcp.functions_config import GcfSettings
 from lithops_gcp.http_invoke import FunctionCaller
@@ -43,6 +40,9 @@ __all__ = [
     "forget",
     "function_id",
     "list_runtimes",
+    "memory_mb",
+    "replace_code",
+    "runtime_labels",
     "runtime_package",
 ]
 
@@ -62,8 +62,8 @@ _CPU_OF_TIER = {
     16384: "4",
     32768: "8",
 }
-_deployed: dict[tuple[str, ...], GcfRuntime] = {}
-_deploy_lock = threading.Lock()
+#: functions this process deployed and checked
+_deployed: DeployCache[GcfRuntime] = DeployCache()
 
 
 def runtime_package() -> WorkerPackage:
@@ -126,30 +126,112 @@ def deploy(
     package = runtime_package()
     name = f"{settings.parent}/functions/{function_id(package, settings)}"
     key = (settings.api_endpoint, name, str(settings.timeout))
-    with _deploy_lock:
-        known = _deployed.get(key)
-        if known is not None:
-            return known
+
+    def find_or_create() -> GcfRuntime:
         function = _get(client, name)
         if function is None:
             function = _create(client, name, package, settings)
         function = _wait_active(client, name, function)
+        function = _update_settings(client, name, function, settings)
         uri = function.service_config.uri or function.url
         if not uri:
             raise BackendUnavailableError(f"Cloud Function {name} is active but has no URL")
         hello = _check(caller_for(uri), name)
-        runtime = GcfRuntime(
+        return GcfRuntime(
             name, uri, settings.memory, int(function.service_config.timeout_seconds or 0), hello
         )
-        _deployed[key] = runtime
-        return runtime
+
+    return _deployed.get_or_deploy(key, find_or_create)
+
+
+def replace_code(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    settings: GcfSettings,
+    caller_for: Any,
+) -> GcfRuntime:
+    """Put this client's code into the deployed function ``name`` (``lithops runtime update``),
+    wait until it is active again and check it answers as this client expects."""
+    package = runtime_package()
+    function = _wait_active(client, name, _get(client, name) or functions_v2.Function(name=name))
+    source = _upload(client, name, package, settings)
+    function.build_config.source = functions_v2.Source(storage_source=source)
+    function.labels.update(runtime_labels(package, settings))
+    function = _patch(client, name, function, ["build_config.source", "labels"], "code")
+    forget(name)
+    uri = function.service_config.uri or function.url
+    hello = _check(caller_for(uri), name)
+    return GcfRuntime(
+        name, uri, memory_mb(function.service_config.available_memory),
+        int(function.service_config.timeout_seconds or 0), hello,
+    )  # fmt: skip
+
+
+def runtime_labels(package: WorkerPackage, settings: GcfSettings) -> dict[str, str]:
+    """The labels that make a function one of ours, and say what it runs."""
+    labels = {
+        "lithops": "runtime",
+        # Label values allow only lowercase letters, digits, '_' and '-': the tag's dots become
+        # underscores (see version_from_label).
+        "lithops-version": package.tag.replace(".", "_"),
+        "lithops-runtime": "default",
+    }
+    if settings.namespace:
+        labels["lithops-namespace"] = settings.namespace.lower()
+    return labels
+
+
+def version_from_label(value: str) -> str:
+    """The worker package tag a ``lithops-version`` label holds (see :func:`runtime_labels`)."""
+    return value.replace("_", ".")
+
+
+def memory_mb(value: str) -> int:
+    """``"256Mi"`` / ``"1Gi"`` (Cloud Functions' notation) in MB."""
+    match = re.fullmatch(r"(\d+)\s*([MG])i?", value or "")
+    if match is None:
+        return 0
+    return int(match.group(1)) << (10 if match.group(2) == "G" else 0)
+
+
+def _update_settings(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    function: functions_v2.Function,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    """Apply a changed ``runtime_timeout`` to a function found deployed."""
+    if int(function.service_config.timeout_seconds or 0) == settings.timeout:
+        return function
+    logger.info("updating Cloud Function %s: timeout %d s", name, settings.timeout)
+    function.service_config.timeout_seconds = settings.timeout
+    return _patch(client, name, function, ["service_config.timeout_seconds"], "settings")
+
+
+def _patch(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    function: functions_v2.Function,
+    paths: list[str],
+    what: str,
+) -> functions_v2.Function:
+    from google.protobuf import field_mask_pb2
+
+    try:
+        operation = client.update_function(
+            function=function, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+        updated = operation.result(timeout=_DEPLOY_TIMEOUT_S)
+    except gexc.GoogleAPIError as exc:
+        raise BackendUnavailableError(
+            f"cannot update the {what} of Cloud Function {name}: {exc}"
+        ) from exc
+    return _wait_active(client, name, updated)
 
 
 def forget(name: str) -> None:
     """Drop a function from the process's cache (after it was deleted)."""
-    with _deploy_lock:
-        for key in [k for k in _deployed if k[1] == name]:
-            del _deployed[key]
+    _deployed.forget(name)
 
 
 def list_runtimes(
@@ -178,14 +260,15 @@ def _requirements() -> bytes:
     return f"google-cloud-storage=={version}\n".encode()
 
 
-def _create(
+def _upload(
     client: functions_v2.FunctionServiceClient,
     name: str,
     package: WorkerPackage,
     settings: GcfSettings,
-) -> functions_v2.Function:
+) -> functions_v2.StorageSource:
+    """Upload the function's source zip; where it went, for the build."""
     archive = package.zip({"main.py": MAIN_MODULE, "requirements.txt": _requirements()})
-    logger.info("deploying Cloud Function %s (%d KiB of code)", name, len(archive) >> 10)
+    logger.info("uploading the code of Cloud Function %s (%d KiB)", name, len(archive) >> 10)
     try:
         upload = client.generate_upload_url(request={"parent": settings.parent})
         put = requests.put(
@@ -200,15 +283,25 @@ def _create(
             f"cannot upload the code of Cloud Function {name}: {exc}. Check that the Cloud "
             f"Functions API is enabled in project {settings.project}"
         ) from exc
+    return upload.storage_source
+
+
+def _create(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    package: WorkerPackage,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    source = _upload(client, name, package, settings)
     env = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
     function = functions_v2.Function(
         name=name,
         description=f"lithops {package.tag} worker runtime",
-        labels={**settings.labels, "lithops": "runtime", "lithops-version": package.tag},
+        labels={**settings.labels, **runtime_labels(package, settings)},
         build_config=functions_v2.BuildConfig(
             runtime=python_runtime(),
             entry_point=ENTRY_POINT,
-            source=functions_v2.Source(storage_source=upload.storage_source),
+            source=functions_v2.Source(storage_source=source),
         ),
         service_config=functions_v2.ServiceConfig(
             available_memory=_memory(settings.memory),
@@ -243,26 +336,19 @@ def _create(
 def _wait_active(
     client: functions_v2.FunctionServiceClient, name: str, function: functions_v2.Function
 ) -> functions_v2.Function:
-    deadline = time.monotonic() + _DEPLOY_TIMEOUT_S
-    delay = 0.5
-    state = functions_v2.Function.State
-    while True:
-        if function.state == state.ACTIVE:
-            return function
-        if function.state == state.FAILED:
-            messages = "; ".join(m.message for m in function.state_messages)
-            raise BackendUnavailableError(
-                f"Cloud Function {name} failed to deploy ({messages or 'no reason given'}); "
-                f"delete it ({_delete_hint(name)}) and try again"
-            )
-        if time.monotonic() > deadline:
-            raise BackendUnavailableError(
-                f"Cloud Function {name} is still {function.state.name} after "
-                f"{_DEPLOY_TIMEOUT_S:.0f} s"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-        function = _get(client, name) or function
+    def state(function: functions_v2.Function) -> tuple[bool, str | None]:
+        if function.state == functions_v2.Function.State.FAILED:
+            return False, "; ".join(m.message for m in function.state_messages) or "no reason"
+        return function.state == functions_v2.Function.State.ACTIVE, None
+
+    return wait_ready(
+        function,
+        lambda: _get(client, name) or function,
+        state,
+        what=f"Cloud Function {name}",
+        timeout_s=_DEPLOY_TIMEOUT_S,
+        hint=_delete_hint(name),
+    )
 
 
 def _check(caller: FunctionCaller, name: str) -> dict[str, Any]:
@@ -272,19 +358,13 @@ def _check(caller: FunctionCaller, name: str) -> dict[str, Any]:
     except requests.RequestException as exc:
         raise BackendUnavailableError(f"cannot invoke Cloud Function {name}: {exc}") from exc
     try:
-        hello = from_json(response.json())
+        answer = response.json()
     except ValueError:
-        hello = None
-    if response.status_code != 200 or not isinstance(hello, dict):
-        raise BackendUnavailableError(
-            f"Cloud Function {name} did not answer the lithops metadata call (HTTP "
-            f"{response.status_code}: {response.text[:500]!r}); delete it ({_delete_hint(name)}) "
-            f"so that it is deployed again"
-        )
-    try:
-        wire.check_hello(hello, f"Cloud Function {name}")
-    except WireVersionError as exc:
-        raise WireVersionError(
-            f"{exc}. Delete the function ({_delete_hint(name)}) so that it is deployed again"
-        ) from None
-    return hello
+        answer = None
+    return check_hello(
+        answer,
+        response.status_code != 200,
+        what=f"Cloud Function {name}",
+        detail=f"HTTP {response.status_code}: {response.text[:500]!r}",
+        hint=_delete_hint(name),
+    )

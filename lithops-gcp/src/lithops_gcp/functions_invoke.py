@@ -1,47 +1,41 @@
 """Invoking the function: one batch per synchronous HTTPS request, results pushed from the response.
 
-At most ``max_workers`` requests are in flight: a bounded pool of that many threads (or
-``invoke_pool_threads``, when smaller) takes batches in order. 429 and 503 are retried with
-backoff (:mod:`lithops_gcp.http_invoke`): a call is never dropped. A request larger than
-``payload_limit`` travels through storage; so does a response (the function spills it, see
-:mod:`lithops.worker.serverless`). The event carries the storage's worker descriptor, never
-credentials: the function uses its service account.
+The pool, retries (429 and 503, :mod:`lithops_gcp.http_invoke`), large payloads through
+storage and re-running a failed batch call by call are the core's
+(:class:`lithops.serverless.ServerlessHandle`); this module is one request to the function.
+The event carries the storage's worker descriptor, never credentials: the function uses its
+service account.
 
-A batch whose request fails (the instance died, it timed out) is run again call by call, so
-that only the call that caused it fails; a single call's failure becomes ``CallTimeoutError``
-(the function's timeout) or ``WorkerLostError`` (a crash, most often the memory limit), the
-same classes as on Lambda.
+A failed request becomes ``CallTimeoutError`` (the function's timeout, or the calls' own) or
+``WorkerLostError`` (a crash, most often the memory limit), the same classes as on Lambda.
+
+Cost: each request is billed for the time the function spent on it (the handler's measured
+duration), rounded up to 100 ms as Cloud Functions (2nd gen) bills, at the price of its memory
+(GB-seconds) and of its tier's CPU (GHz-seconds), plus the request itself (Tier 1 list prices,
+no free tier; ``price_per_gb_s``, ``price_per_ghz_s`` and ``price_per_request`` in the
+gcp_functions section override them).
 """
 
 from __future__ import annotations
 
-import base64
-import concurrent.futures
-import json
 import logging
-import pickle
-import threading
-import time
-import uuid
+import math
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
 import requests
 
-from lithops import wire
 from lithops.errors import (
     BackendUnavailableError,
     CallTimeoutError,
-    LithopsError,
     WireVersionError,
     WorkerLostError,
 )
-from lithops.plugins.types import CallBatch, CallKey, EventSink
-from lithops.worker.serverless import decode_event_response
+from lithops.plugins.types import CallBatch, EventSink, JobUsage
+from lithops.serverless import ServerlessHandle
 from lithops_gcp.functions_config import GcfSettings
 from lithops_gcp.functions_deploy import GcfRuntime
-from lithops_gcp.http_invoke import FunctionCaller
+from lithops_gcp.http_invoke import RETRY_ADVICE, FunctionCaller
 
 __all__ = ["CALL_TIMEOUT_MARGIN_S", "NAME", "GcfHandle"]
 
@@ -50,14 +44,14 @@ logger = logging.getLogger(__name__)
 NAME = "gcp_functions"
 #: seconds allowed beyond a call's own timeout (an instance may have to start first)
 CALL_TIMEOUT_MARGIN_S = 20.0
-#: JSON and base64 grow an event by about 4/3; keep a margin for the other keys.
-_EVENT_OVERHEAD = 2048
 
 
-class GcfHandle:
+class GcfHandle(ServerlessHandle):
     """One executor's handle on a deployed function."""
 
     backend = NAME
+    storage_backend = "gcp_storage"
+    retry_advice = RETRY_ADVICE
 
     def __init__(
         self,
@@ -68,87 +62,20 @@ class GcfHandle:
         events: EventSink,
         storage: Callable[[], Any],
     ) -> None:
+        super().__init__(
+            events,
+            storage,
+            max_workers=settings.max_workers,
+            pool_threads=settings.pool_threads,
+            payload_limit=settings.payload_limit,
+            label=f"Cloud Function {runtime.function_id}",
+        )
         self.client = client
         self.caller = caller
         self.runtime = runtime
         self.settings = settings
-        self.capacity = settings.max_workers
-        self._events = events
-        self._storage_factory = storage
-        self._storage: Any = None
-        self._storage_lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(settings.pool_threads, settings.max_workers),
-            thread_name_prefix="lithops-gcf",
-        )
-        self._cancelled: set[CallKey] = set()
-        self._lock = threading.Lock()
-        #: requests answered, and the seconds the function spent on them (for cost figures)
-        self.invocations = 0
 
-    # -- the hook methods -----------------------------------------------------------------
-
-    def invoke(self, batch: CallBatch) -> None:
-        if self.caller.closed.is_set():
-            raise BackendUnavailableError("this gcp_functions handle was released")
-        self._pool.submit(self._run_batch, batch)
-
-    def cancel(self, keys: list[CallKey]) -> None:
-        # A running request cannot be stopped; its result is ignored when it comes.
-        with self._lock:
-            self._cancelled.update(keys)
-        self._events.lost(
-            keys,
-            concurrent.futures.CancelledError("cancelled; a running Cloud Function call runs on"),
-        )
-
-    def release(self) -> None:
-        self.caller.closed.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-    # -- one batch ------------------------------------------------------------------------
-
-    def _storage_or_none(self) -> Any:
-        with self._storage_lock:
-            if self._storage is None:
-                try:
-                    self._storage = self._storage_factory()
-                except Exception as exc:
-                    logger.debug("no storage for large payloads: %s", exc)
-                    self._storage = False
-            return self._storage or None
-
-    def _live(self, keys: list[CallKey]) -> list[CallKey]:
-        with self._lock:
-            return [k for k in keys if k not in self._cancelled]
-
-    def _run_batch(self, batch: CallBatch) -> None:
-        if not self._live(batch.calls):
-            return
-        try:
-            failure = self._run(batch)
-            if failure is None:
-                return
-            if len(batch.calls) > 1 and not isinstance(failure, WireVersionError):
-                # Only the call that broke the request should fail: run them one by one.
-                for single in _split(batch):
-                    if self._live(single.calls):
-                        error = self._run(single)
-                        if error is not None:
-                            self._events.lost(self._live(single.calls), error)
-                return
-            self._events.lost(self._live(batch.calls), failure)
-        except Exception as exc:
-            if not isinstance(exc, (LithopsError, concurrent.futures.CancelledError)):
-                exc = BackendUnavailableError(
-                    f"invoking Cloud Function {self.runtime.function_id} failed: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-            self._events.lost(self._live(batch.calls), exc)
-
-    def _run(self, batch: CallBatch) -> BaseException | None:
-        """Invoke once (with retries) and push the records; the function's failure or None."""
-        event, ref = self._event(batch)
+    def invoke_once(self, body: str, batch: CallBatch) -> dict[str, Any] | BaseException:
         # The platform cannot stop one call: past the calls' own timeout the answer is not
         # waited for (the batch is then run call by call, so only the slow call fails).
         per_call = float(batch.timeout) if batch.timeout else None
@@ -156,57 +83,37 @@ class GcfHandle:
         if per_call and per_call * len(batch.calls) < self.settings.timeout:
             wait = per_call * len(batch.calls) + CALL_TIMEOUT_MARGIN_S
         try:
-            response = self.caller.post(json.dumps(event), f"batch of {batch.job_key}", wait)
+            response = self.caller.post_once(body, wait)
         except requests.Timeout:
             return self._timed_out(batch, per_call if wait else None)
-        finally:
-            if ref is not None:
-                self._storage_or_none().delete_object(ref["bucket"], ref["key"])
-        with self._lock:
-            self.invocations += 1
         if response.status_code != 200:
             return self._function_error(response, batch)
-        records = decode_event_response(response.json(), self._storage_or_none())
-        for record in records:
-            output = record.get("output")
-            if output:
-                tstamp = float((record.get("stats") or {}).get("worker_end_tstamp") or time.time())
-                self._events.log(record["key"], [(tstamp, line) for line in output.splitlines()])
-        self._events.results(records)
-        return None
+        answer = response.json()
+        measured = answer.get("duration_ms") if isinstance(answer, dict) else None
+        # Billed in 100 ms steps, at least one.
+        self.record_usage(batch.job_key, max(100, math.ceil(float(measured or 0) / 100) * 100))
+        return dict(answer)
 
-    def _event(self, batch: CallBatch) -> tuple[dict[str, Any], dict[str, str] | None]:
-        event: dict[str, Any] = {"t": "batch", "wire": list(wire.WIRE_VERSION)}
-        storage = self._storage_or_none()
-        if storage is not None:
-            event["storage"] = storage.worker_descriptor()
-            event["spill"] = {
-                "limit": self.settings.payload_limit - _EVENT_OVERHEAD,
-                "prefix": f"lithops.jobs/{batch.job_key}/spill",
-            }
-        ref = None
-        if len(batch.message) * 4 // 3 + _EVENT_OVERHEAD > self.settings.payload_limit:
-            if storage is None:
-                raise BackendUnavailableError(
-                    f"a batch of job {batch.job_key} is {len(batch.message)} bytes, more than "
-                    f"gcp_functions' payload_limit ({self.settings.payload_limit}), and no "
-                    f"storage is configured to carry it: set lithops.storage to gcp_storage"
-                )
-            key = f"lithops.jobs/{batch.job_key}/batches/{uuid.uuid4().hex}.batch"
-            storage.put_object(storage.bucket, key, batch.message)
-            ref = {"bucket": storage.bucket, "key": key}
-            event["message_ref"] = ref
-        else:
-            event["message"] = base64.b64encode(batch.message).decode("ascii")
-        return event, ref
+    def dismantle(self) -> None:
+        from lithops_gcp.functions_deploy import forget
 
-    def _what(self, batch: CallBatch) -> tuple[str, str, str]:
-        job_key, call_id = batch.calls[0] if batch.calls else ("", "")
-        what = f"call {job_key}/{call_id}" if len(batch.calls) == 1 else f"a batch of {job_key}"
-        return what, job_key, call_id
+        self.client.delete_function(name=self.runtime.name).result(timeout=300)
+        forget(self.runtime.name)
+
+    def cost(self, usage: JobUsage) -> float | None:
+        """What the job's requests cost, in US dollars: GB-seconds and GHz-seconds of the
+        function's tier for the billed time, plus the requests."""
+        requests_made, billed_ms = self.job_usage(usage.job_key)
+        seconds = billed_ms / 1000
+        memory = self.runtime.memory
+        compute = seconds * (
+            memory / 1024 * self.settings.price_per_gb_s
+            + GHZ_OF_TIER.get(memory, 2.4) * self.settings.price_per_ghz_s
+        )
+        return compute + requests_made * self.settings.price_per_request
 
     def _timed_out(self, batch: CallBatch, per_call: float | None = None) -> BaseException:
-        what, job_key, call_id = self._what(batch)
+        what, job_key, call_id = self.describe(batch)
         if per_call:
             return CallTimeoutError(
                 f"{what} ran past its timeout of {per_call:g} s; its answer was not waited for "
@@ -224,7 +131,7 @@ class GcfHandle:
         )
 
     def _function_error(self, response: requests.Response, batch: CallBatch) -> BaseException:
-        what, job_key, call_id = self._what(batch)
+        what, job_key, call_id = self.describe(batch)
         if response.status_code in (408, 504):
             return self._timed_out(batch)
         try:
@@ -257,41 +164,6 @@ class GcfHandle:
             call_id,
         )
 
-    # -- cost -----------------------------------------------------------------------------
 
-    def calc_cost(self, runtimes_s: list[float], memory_mb: list[int | None]) -> float:
-        """Cloud Functions (2nd gen) compute price of the calls: GB-seconds and GHz-seconds
-        of their tier, billed in 100 ms steps (Tier 1 list prices, no free tier)."""
-        total = 0.0
-        for seconds, memory in zip(runtimes_s, memory_mb, strict=False):
-            mb = memory or self.runtime.memory
-            billed = max(0.1, -(-seconds // 0.1) * 0.1)
-            cpu_ghz = _GHZ_OF_TIER.get(mb, 2.4)
-            total += billed * (mb / 1024 * _PRICE_GB_S + cpu_ghz * _PRICE_GHZ_S)
-        return total + len(runtimes_s) * _PRICE_INVOCATION
-
-
-_PRICE_GB_S = 0.0000025
-_PRICE_GHZ_S = 0.0000100
-_PRICE_INVOCATION = 0.0000004
-_GHZ_OF_TIER = {128: 0.2, 256: 0.4, 512: 0.8, 1024: 1.4, 2048: 2.4, 4096: 4.8, 8192: 4.8}
-
-
-def _split(batch: CallBatch) -> list[CallBatch]:
-    """One single-call batch per call of ``batch`` (the client pickled these arguments)."""
-    message = wire.decode(batch.message)
-    arguments = pickle.loads(message["args"])
-    out = []
-    for key, call_id, args in zip(batch.calls, message["calls"], arguments, strict=True):
-        single = {**message, "calls": [call_id], "args": cloudpickle.dumps([args])}
-        out.append(
-            CallBatch(
-                job_key=batch.job_key,
-                calls=[key],
-                message=wire.encode(single),
-                timeout=batch.timeout,
-                func_key=batch.func_key,
-                extra=dict(batch.extra),
-            )
-        )
-    return out
+#: Cloud Functions (2nd gen) CPU of each memory tier, in GHz (for the GHz-second price).
+GHZ_OF_TIER = {128: 0.2, 256: 0.4, 512: 0.8, 1024: 1.4, 2048: 2.4, 4096: 4.8, 8192: 4.8}

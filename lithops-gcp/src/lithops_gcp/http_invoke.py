@@ -3,30 +3,30 @@
 The token: a service account's (``credentials_path``) or Application Default Credentials'
 ID token for the function's URL, refreshed by google-auth before it expires; no token when
 the credentials are anonymous (emulators and local fakes). Throttling (429) and "no instance
-available" (503), as well as connections that could not be made, are retried with backoff
-and jitter until ``RETRY_WINDOW_S`` has passed; every other answer is the caller's to judge.
+available" (503), as well as connections that could not be made, are retried with the core's
+backoff (:func:`lithops.serverless.retry_with_backoff`); every other answer is the caller's
+to judge.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
-import time
 from typing import Any
 
 import requests
 
-from lithops.errors import BackendUnavailableError, ConfigError
+from lithops.errors import ConfigError
+from lithops.serverless import Retry, retry_with_backoff
 from lithops_gcp.auth import GcpIdentity
 
-__all__ = ["RETRY_STATUSES", "RETRY_WINDOW_S", "FunctionCaller", "invoke_session"]
+__all__ = ["RETRY_ADVICE", "RETRY_STATUSES", "FunctionCaller", "invoke_session"]
 
 logger = logging.getLogger(__name__)
 
-#: How long throttling or transient failures are retried before the calls fail.
-RETRY_WINDOW_S = 900.0
 RETRY_STATUSES = frozenset({429, 503})
+RETRY_ADVICE = (
+    "raise the function's instance quota or lower max_workers in the gcp_functions section"
+)
 
 
 def invoke_session(ident: GcpIdentity, audience: str, pool: int) -> requests.Session:
@@ -73,44 +73,35 @@ class FunctionCaller:
         self.session = session
         self.uri = uri
         self.timeout = timeout
-        self.closed = threading.Event()
 
-    def post(self, body: str, what: str, timeout: float | None = None) -> requests.Response:
-        """The function's answer to ``body``: any status but the retried ones.
+    def post_once(self, body: str, timeout: float | None = None) -> requests.Response:
+        """The function's answer to ``body``, asked once.
 
         :param timeout: seconds to wait for the answer (default: the function's timeout and
             a margin).
+        :raises Retry: throttled (429), no instance available (503), or no connection.
         :raises requests.Timeout: no answer within ``timeout``.
-        :raises BackendUnavailableError: refused for longer than ``RETRY_WINDOW_S``.
         """
-        began = time.monotonic()
-        delay = 0.2
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self.session.post(
-                    self.uri,
-                    data=body.encode(),
-                    headers={"Content-Type": "application/json"},
-                    timeout=(10, timeout or self.timeout),
-                )
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                reason = f"HTTP {response.status_code}"
-            except requests.ConnectionError as exc:
-                reason = type(exc).__name__
-            if self.closed.is_set():
-                import concurrent.futures
+        try:
+            response = self.session.post(
+                self.uri,
+                data=body.encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=(10, timeout or self.timeout),
+            )
+        except requests.ConnectionError as exc:
+            raise Retry(type(exc).__name__) from exc
+        if response.status_code in RETRY_STATUSES:
+            raise Retry(f"HTTP {response.status_code}")
+        return response
 
-                raise concurrent.futures.CancelledError("the executor was closed while retrying")
-            waited = time.monotonic() - began
-            if waited > RETRY_WINDOW_S:
-                raise BackendUnavailableError(
-                    f"Cloud Functions kept refusing {self.uri} for {waited:.0f} s ({reason}, "
-                    f"{attempt} attempts); raise the function's instance quota or lower "
-                    f"max_workers in the gcp_functions section"
-                )
-            logger.debug("%s: %s, retry %d in %.2f s", what, reason, attempt, delay)
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 10.0)
+    def post(self, body: str, what: str, timeout: float | None = None) -> requests.Response:
+        """:meth:`post_once`, retried with backoff while the platform refuses.
+
+        :raises BackendUnavailableError: refused for longer than the core's retry window.
+        """
+        return retry_with_backoff(
+            lambda: self.post_once(body, timeout),
+            what=f"{what} ({self.uri})",
+            advice=RETRY_ADVICE,
+        )

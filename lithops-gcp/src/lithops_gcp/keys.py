@@ -9,7 +9,15 @@ from collections.abc import Mapping
 
 from lithops.plugins.types import KeySpec
 
-__all__ = ["FUNCTIONS_KEYS", "MEMORY_TIERS_MB", "PROVIDER_KEYS", "STORAGE_KEYS"]
+__all__ = [
+    "DEFAULT_PRICE_PER_GB_S",
+    "DEFAULT_PRICE_PER_GHZ_S",
+    "DEFAULT_PRICE_PER_REQUEST",
+    "FUNCTIONS_KEYS",
+    "MEMORY_TIERS_MB",
+    "PROVIDER_KEYS",
+    "STORAGE_KEYS",
+]
 
 #: The keys of Lithops' ``gcp`` section (shared by every GCP backend's section).
 PROVIDER_KEYS: Mapping[str, KeySpec] = {
@@ -48,6 +56,19 @@ def _memory_tier(value: object) -> str | None:
     return (
         f"is not a Cloud Functions memory size: use one of {', '.join(map(str, MEMORY_TIERS_MB))}"
     )
+
+
+#: Cloud Functions (2nd gen) Tier 1 list prices in US dollars, without the free tier: per
+#: GB-second of memory, per GHz-second of CPU, per request.
+DEFAULT_PRICE_PER_GB_S = 0.0000025
+DEFAULT_PRICE_PER_GHZ_S = 0.0000100
+DEFAULT_PRICE_PER_REQUEST = 0.0000004
+
+
+def _price(value: object) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return None
+    return "must be a price in US dollars (0 or more)"
 
 
 def _positive(value: object) -> str | None:
@@ -99,5 +120,23 @@ FUNCTIONS_KEYS: Mapping[str, KeySpec] = {
         "31000000, under Cloud Functions' 32 MB limit)",
         31_000_000,
         check=_positive,
+    ),
+    "price_per_gb_s": KeySpec(
+        (int, float),
+        f"US dollars per GB-second of memory (default {DEFAULT_PRICE_PER_GB_S})",
+        DEFAULT_PRICE_PER_GB_S,
+        check=_price,
+    ),
+    "price_per_ghz_s": KeySpec(
+        (int, float),
+        f"US dollars per GHz-second of CPU (default {DEFAULT_PRICE_PER_GHZ_S})",
+        DEFAULT_PRICE_PER_GHZ_S,
+        check=_price,
+    ),
+    "price_per_request": KeySpec(
+        (int, float),
+        f"US dollars per request (default {DEFAULT_PRICE_PER_REQUEST})",
+        DEFAULT_PRICE_PER_REQUEST,
+        check=_price,
     ),
 }

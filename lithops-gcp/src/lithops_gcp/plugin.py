@@ -1,7 +1,9 @@
 """The lithops-gcp plugin module: registers ``gcp_functions`` (serverless) and ``gcp_storage``.
 
 The Google client libraries are imported only when one of these backends is used, so other
-backends' cold starts do not pay for them.
+backends' cold starts do not pay for them. The handle is a
+:class:`lithops.serverless.ServerlessHandle`, whose invoke, cancel and release the core
+dispatches itself.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from lithops.plugins import hookimpl
 from lithops.plugins.types import (
     BackendInfo,
     BackendKind,
-    CallBatch,
-    CallKey,
     ProvisionRequest,
     RegisterBackend,
 )
@@ -22,14 +22,13 @@ from lithops_gcp.keys import FUNCTIONS_KEYS, STORAGE_KEYS
 
 if TYPE_CHECKING:
     from lithops_gcp.functions_invoke import GcfHandle
+    from lithops_gcp.functions_runtimes import GcfRuntimeManager
     from lithops_gcp.storage import GcsStorageBackend
 
 __all__ = [
-    "lithops_cancel",
-    "lithops_invoke",
     "lithops_provision",
     "lithops_register_backends",
-    "lithops_release",
+    "lithops_runtime_manager",
     "lithops_storage_backend",
 ]
 
@@ -75,56 +74,26 @@ def lithops_storage_backend(name: str, config: Mapping[str, Any]) -> GcsStorageB
 def lithops_provision(request: ProvisionRequest) -> GcfHandle | None:
     if request.backend != FUNCTIONS:
         return None
+    from lithops.serverless import storage_of
     from lithops_gcp.functions_invoke import GcfHandle
     from lithops_gcp.functions_service import connect
 
     service = connect(request.config, request.runtime_memory)
     runtime = service.deploy()
-    config = request.config
-
-    def storage() -> Any:
-        from lithops.storage import Storage
-
-        return Storage(config=config)
-
     return GcfHandle(
         service.client,
         service.caller(runtime.uri),
         runtime,
         service.settings,
         request.events,
-        storage,
+        storage_of(request.config),
     )
 
 
-def _mine(handle: Any) -> bool:
-    return getattr(handle, "backend", None) == FUNCTIONS and hasattr(handle, "runtime")
-
-
 @hookimpl
-def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
-    if not _mine(handle):
+def lithops_runtime_manager(backend: str, config: Mapping[str, Any]) -> GcfRuntimeManager | None:
+    if backend != FUNCTIONS:
         return None
-    handle.invoke(batch)
-    return True
+    from lithops_gcp.functions_runtimes import GcfRuntimeManager
 
-
-@hookimpl
-def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
-    if not _mine(handle):
-        return None
-    handle.cancel(keys)
-    return True
-
-
-@hookimpl
-def lithops_release(handle: Any, dismantle: bool) -> bool | None:
-    if not _mine(handle):
-        return None
-    handle.release()
-    if dismantle:
-        from lithops_gcp.functions_deploy import forget
-
-        handle.client.delete_function(name=handle.runtime.name).result(timeout=300)
-        forget(handle.runtime.name)
-    return True
+    return GcfRuntimeManager(config)

@@ -26,6 +26,7 @@ import google.api_core.exceptions as gexc
 from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
 from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
+from lithops.storage.files import download_path, upload_key
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 from lithops_gcp.auth import identity
 
@@ -161,7 +162,7 @@ class GcsStorageBackend:
         extra_args: Mapping[str, Any] | None = None,
         config: Any = None,
     ) -> bool:
-        key = key or os.path.basename(file_name)
+        key = upload_key(file_name, key)
         blob = self._blob(bucket, key, upload=True)
         try:
             blob.upload_from_filename(file_name, **dict(extra_args or {}))
@@ -177,9 +178,7 @@ class GcsStorageBackend:
         extra_args: Mapping[str, Any] | None = None,
         config: Any = None,
     ) -> bool:
-        dest = file_name or key
-        if os.path.dirname(dest):
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        dest = download_path(key, file_name)
         try:
             self._blob(bucket, key).download_to_filename(dest, **dict(extra_args or {}))
         except gexc.GoogleAPIError as exc:

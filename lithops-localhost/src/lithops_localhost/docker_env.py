@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lithops.errors import BackendUnavailableError
-from lithops_localhost.codeship import WORKER_PACKAGES, code_archive
+from lithops.packaging import WORKER_PACKAGES, worker_package
 from lithops_localhost.docker_scripts import BOOT, KEEPER, LEASE, TOKEN_VAR
 from lithops_localhost.docker_stream import ExecStream
 from lithops_localhost.docker_worker import DockerWorkerProcess
@@ -284,7 +284,8 @@ class DockerLauncher:
         atexit.register(self.close)
         try:
             self._check_python(container)
-            if not container.put_archive("/", code_archive(CODE_DIR.strip("/"), self.packages)):
+            code = worker_package(extra=self.packages).tar(CODE_DIR.strip("/"), compress=False)
+            if not container.put_archive("/", code):
                 raise BackendUnavailableError(
                     f"could not copy the lithops code into container {self._container_name}"
                 )

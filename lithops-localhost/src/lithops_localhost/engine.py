@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ from lithops.errors import (
     WireVersionError,
     WorkerLostError,
 )
-from lithops.plugins.types import CallBatch, CallKey, EventSink
+from lithops.plugins.types import CallBatch, CallKey, EventSink, FunctionTracker
 from lithops_localhost.launcher import Launcher, SubprocessLauncher, WorkerProcess
 
 __all__ = ["WorkerPool"]
@@ -47,6 +48,7 @@ class _Worker:
         self.kill_reason: tuple[str, CallKey | None] | None = None
         self.exit_noticed = False  # the process ended but its pipe may still be held open
         self.write_lock = threading.Lock()
+        self.functions = FunctionTracker()  # the job functions this process was sent
 
     def assign(self, batch: CallBatch) -> None:
         self.batch = batch
@@ -210,6 +212,8 @@ class WorkerPool:
     def _perform(self, writes: list[tuple[_Worker, CallBatch]]) -> None:
         for w, batch in writes:
             try:
+                if w.functions.needs(batch):
+                    w.write(batch.function_message())
                 w.write(batch.message)
             except (OSError, ValueError):
                 w.proc.kill()  # the reader sees EOF and re-queues the batch
@@ -411,11 +415,4 @@ def _sub_batch(batch: CallBatch, keys: list[CallKey]) -> CallBatch:
     ids = [call_id for _, call_id in keys]
     message["calls"] = ids
     message["args"] = cloudpickle.dumps([arguments[index[c]] for c in ids])
-    return CallBatch(
-        job_key=batch.job_key,
-        calls=list(keys),
-        message=wire.encode(message),
-        timeout=batch.timeout,
-        func_key=batch.func_key,
-        extra=batch.extra,
-    )
+    return dataclasses.replace(batch, calls=list(keys), message=wire.encode(message))

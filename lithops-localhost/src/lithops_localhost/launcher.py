@@ -1,28 +1,28 @@
 """Starting worker processes: the default python3 environment.
 
-A launcher starts processes that run ``python -m lithops.worker`` and speak the wire format on
-their stdin/stdout. The pool does not care where they run: here, in a container
-(:mod:`lithops_localhost.docker_env`), or on a standalone host behind an agent.
+A launcher starts worker processes that speak the wire format on two pipes: fresh
+``python -m lithops.worker`` interpreters here, forks of a clean template process in
+:mod:`lithops_localhost.forkserver` (the default). The pool does not care where they run: on
+this machine, in a container (:mod:`lithops_localhost.docker_env`), or on a standalone host
+behind an agent.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
+import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Mapping
 from typing import IO, Protocol
 
 __all__ = [
-    "ForkLauncher",
     "Launcher",
     "SubprocessLauncher",
     "WorkerProcess",
     "default_launcher",
+    "default_launcher_kind",
     "describe_exit",
 ]
 
@@ -121,110 +121,20 @@ class SubprocessLauncher:
         pass
 
 
-class _ForkedProcess:
-    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
-        self.pid = pid
-        self.stdin = stdin
-        self.stdout = stdout
-        self.where = f"localhost:{pid}"
-        self._status: int | None = None
-        self._reap_lock = threading.Lock()
-
-    def kill(self) -> None:
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def exited(self) -> bool:
-        """Whether the process ended (a child it forked may still hold its pipes open)."""
-        with self._reap_lock:  # the pool's monitor and reader threads both ask
-            if self._status is None:
-                try:
-                    pid, status = os.waitpid(self.pid, os.WNOHANG)
-                except ChildProcessError:
-                    return True
-                if pid:
-                    self._status = status
-            return self._status is not None
-
-    def exit_description(self, timeout: float = 2.0) -> str:
-        deadline = time.monotonic() + timeout
-        while not self.exited():
-            if time.monotonic() > deadline:
-                return "stopped answering"
-            time.sleep(0.005)
-        if self._status is None:
-            return "ended (its exit status was collected elsewhere)"
-        return describe_exit(os.waitstatus_to_exitcode(self._status))
-
-
-class ForkLauncher:
-    """Workers forked from the client: no interpreter start-up, so a cold map's first result
-    comes back as fast as a process pool's. The default on Linux for the client's own python.
-
-    The child leads its own session (Ctrl-C in the terminal reaches the client only), keeps
-    no file descriptor but its two pipes (so a worker still sees end-of-input when the client
-    dies, even with siblings alive) and never returns into the client's code.
-    """
-
-    def start(self, env: Mapping[str, str]) -> _ForkedProcess:
-        from lithops.worker.serve import serve  # imported before fork, once
-
-        to_child_r, to_child_w = os.pipe()
-        from_child_r, from_child_w = os.pipe()
-        for fd in (to_child_w, from_child_w):
-            _widen_pipe(fd)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                os.setsid()
-                keep = {0, 1, 2, to_child_r, from_child_w}
-                for name in os.listdir("/proc/self/fd"):
-                    fd = int(name)
-                    if fd not in keep:
-                        try:
-                            os.close(fd)
-                        except OSError:
-                            pass
-                devnull = os.open(os.devnull, os.O_RDONLY)
-                os.dup2(devnull, 0)
-                os.close(devnull)
-                os.environ.update(env)
-                serve(os.fdopen(to_child_r, "rb"), os.fdopen(from_child_w, "wb"))
-            except BaseException:
-                code = 70
-            finally:
-                os._exit(code)
-        os.close(to_child_r)
-        os.close(from_child_w)
-        return _ForkedProcess(pid, os.fdopen(to_child_w, "wb"), os.fdopen(from_child_r, "rb"))
-
-    def close(self) -> None:
-        pass
-
-
-#: Linux pipes hold 64 KiB by default: a 10 MB argument would cross in ~160 wake-ups of
-#: writer and reader. Ask for up to 1 MiB (the usual unprivileged maximum).
-_PIPE_BYTES = 1 << 20
-
-
-def _widen_pipe(fd: int) -> None:
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if set_size is None:
-        return
-    try:
-        fcntl.fcntl(fd, set_size, _PIPE_BYTES)
-    except OSError:
-        pass  # a lower limit (/proc/sys/fs/pipe-max-size) only costs speed
-
-
 def default_launcher() -> Launcher:
-    """Forked workers where the platform allows it (``LITHOPS_WORKER_START=spawn`` starts
-    fresh interpreters instead), else fresh interpreters."""
-    start = os.environ.get("LITHOPS_WORKER_START", "fork")
-    if start == "fork" and hasattr(os, "fork") and os.path.isdir("/proc/self/fd"):
-        return ForkLauncher()
+    """Workers forked by a clean template process where the platform allows it
+    (:mod:`lithops_localhost.forkserver`; ``LITHOPS_WORKER_START=spawn`` starts a fresh
+    interpreter per worker instead), else fresh interpreters."""
+    if default_launcher_kind() == "forkserver":
+        from lithops_localhost.forkserver import ForkServerLauncher
+
+        return ForkServerLauncher()
     return SubprocessLauncher()
+
+
+def default_launcher_kind() -> str:
+    """``"forkserver"`` or ``"subprocess"``: what :func:`default_launcher` gives here."""
+    start = os.environ.get("LITHOPS_WORKER_START", "fork")
+    if start == "fork" and hasattr(os, "fork") and hasattr(socket, "send_fds"):
+        return "forkserver"
+    return "subprocess"

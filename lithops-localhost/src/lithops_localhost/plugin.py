@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lithops.config.keys import check_positive, worker_processes_spec
+from lithops.errors import BackendUnavailableError
 from lithops.plugins import hookimpl
 from lithops.plugins.types import (
     BackendInfo,
@@ -26,6 +27,7 @@ from lithops.plugins.types import (
     ProvisionRequest,
     RegisterBackend,
 )
+from lithops.worker.serve import in_worker
 from lithops_localhost.engine import WorkerPool
 
 __all__ = [
@@ -48,7 +50,7 @@ def lithops_register_backends(register: RegisterBackend) -> None:
             kind=BackendKind.COMPUTE,
             mode="localhost",
             capabilities=frozenset(
-                {"cancel", "timeout", "worker_lost", "logs", "docker", "running"}
+                {"cancel", "timeout", "worker_lost", "logs", "docker", "running", "function_once"}
             ),
             config_keys={
                 "runtime": KeySpec(
@@ -56,7 +58,8 @@ def lithops_register_backends(register: RegisterBackend) -> None:
                     "python interpreter (default: this one) or a Docker image name",
                 ),
                 "worker_processes": worker_processes_spec(
-                    "parallel worker processes (a number, or AUTO: the CPU count)"
+                    "parallel worker processes (a number, or AUTO: the CPU count; unset: the "
+                    "CPU count, or 2 for an executor opened inside a call)"
                 ),
                 "runtime_memory": KeySpec(
                     (int,),
@@ -166,10 +169,18 @@ def _launcher(runtime: str | None, pull: bool) -> Any:
     return SubprocessLauncher(python=runtime)
 
 
+#: Default pool size of an executor opened inside a call (a worker's own small pool).
+NESTED_WORKERS = 2
+
+
 def _size(section: dict[str, Any]) -> int:
     value = section.get("worker_processes")
-    if value in (None, "AUTO", "auto"):
-        return os.cpu_count() or 1
+    cpus = os.cpu_count() or 1
+    if value is None:
+        # Inside a call, every outer worker may open its own pool: keep each one small.
+        return min(cpus, NESTED_WORKERS) if in_worker() else cpus
+    if str(value).upper() == "AUTO":
+        return cpus
     return int(value)
 
 
@@ -185,13 +196,18 @@ def lithops_provision(request: ProvisionRequest) -> LocalhostHandle | None:
         shared = _pools.get(key)
         if shared is None or shared.pool.closed:
             router = _Router()
+            launcher = _launcher(runtime, bool(section.get("pull_runtime")))
             pool = WorkerPool(
-                size,
-                router,
-                launcher=_launcher(runtime, bool(section.get("pull_runtime"))),
-                where=f"localhost ({runtime or 'python3'})",
+                size, router, launcher=launcher, where=f"localhost ({runtime or 'python3'})"
             )
             shared = _pools[key] = _SharedPool(pool, router)
+            prepare = getattr(launcher, "prepare", None)
+            if callable(prepare):
+                # The worker template starts now, while the client builds its first job.
+                try:
+                    prepare()
+                except BackendUnavailableError:
+                    pass  # the first batch starts it again and fails its calls with the reason
     return LocalhostHandle(shared, request.events)
 
 
@@ -219,6 +235,35 @@ def lithops_release(handle: Any, dismantle: bool) -> bool | None:
     if dismantle:
         handle.pool.close()
     return True
+
+
+def _start_template_early() -> None:
+    """The default environment's worker template starts as soon as the plugin loads (see
+    :func:`lithops_localhost.forkserver.start_spare`): by the first map it is ready to fork."""
+    from lithops_localhost.launcher import default_launcher_kind
+
+    if default_launcher_kind() != "forkserver":
+        return
+    from lithops_localhost.forkserver import start_spare
+
+    try:
+        start_spare()
+    except BackendUnavailableError:
+        pass  # the first pool reports it
+
+
+_start_template_early()
+
+
+def _forget_pools_in_child() -> None:
+    # A process forked from the client (os.fork, multiprocessing's fork context) has copies of
+    # the pools without their threads: an executor there gets pools of its own.
+    global _pools, _pools_lock
+    _pools, _pools_lock = {}, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 @atexit.register

@@ -149,7 +149,6 @@ class Agent:
             return
         with self.lock:
             session.pool_key = runtime
-            session.attached = True
             self.soft = float(message.get("soft") or self.soft)
             self.hard = float(message.get("hard") or self.hard)
             self.on_dismantle = message.get("on_dismantle") or self.on_dismantle
@@ -157,6 +156,10 @@ class Agent:
         hello = wire.hello_message()
         hello.update(slots=pool.capacity, agent_pid=os.getpid(), started=self.started)
         session.send(hello)
+        # Attached only once the hello is out: the ticker pings attached sessions, and a ping
+        # ahead of the hello fails the client's version check.
+        with self.lock:
+            session.attached = True
         logger.info("%s attached (runtime %r, %d slots)", session.client, runtime, pool.capacity)
 
     def _pool(self, runtime: str, workers: int | None) -> Any:

@@ -15,6 +15,12 @@ Host layout (``~`` is the SSH user's home)::
 
 Every per-agent file is named after the machine: a home directory shared by several hosts
 (NFS) holds one agent per host, each with its own socket and lock.
+
+The bundle is the core's worker package (:func:`lithops.packaging.worker_package`) of
+:data:`HOST_PACKAGES`, plus :data:`DOCKER_PACKAGES` for hosts whose runtime is an image: the
+host has only ``python3`` (no pip, no internet), so it gets the exact code the client runs.
+Its ``tag`` (version and content digest) names the host directory, so a client of another
+version installs beside the old one and an unchanged client never uploads twice.
 """
 
 from __future__ import annotations
@@ -27,16 +33,40 @@ import uuid
 
 import paramiko
 
-from lithops_standalone.bundle import Bundle
+from lithops.packaging import WorkerPackage, worker_package
 from lithops_standalone.config import HostSpec
 from lithops_standalone.errors import BootstrapError, PythonVersionMismatchError
 from lithops_standalone.protocol import STATUS_PREFIX, ActivityReader
 from lithops_standalone.ssh import run
 
-__all__ = ["REMOTE_ROOT", "AgentChannel", "client_python", "install", "open_agent_channel"]
+__all__ = [
+    "DOCKER_PACKAGES",
+    "HOST_PACKAGES",
+    "REMOTE_ROOT",
+    "AgentChannel",
+    "client_python",
+    "host_bundle",
+    "install",
+    "open_agent_channel",
+]
 
 #: Relative to the SSH user's home.
 REMOTE_ROOT = ".lithops/standalone"
+#: Imported by the agent and the worker runtime on every host.
+HOST_PACKAGES = ("lithops", "lithops_localhost", "lithops_standalone", "cloudpickle", "pluggy")
+#: Needed on hosts whose runtime is a Docker image (the agent drives the host's Docker engine).
+DOCKER_PACKAGES = ("docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer")
+#: Shipped when installed on the client: lithops.multiprocessing's Redis client (async_timeout:
+#: redis needs it on Python < 3.11.3, as on bookworm's python3).
+OPTIONAL_PACKAGES = ("redis", "async_timeout")
+
+
+def host_bundle(with_docker: bool = True) -> WorkerPackage:
+    """What a host gets: this client's :data:`HOST_PACKAGES` (and :data:`DOCKER_PACKAGES`
+    where installed), computed once per process."""
+    optional = OPTIONAL_PACKAGES + (DOCKER_PACKAGES if with_docker else ())
+    return worker_package(extra=HOST_PACKAGES, optional=optional)
+
 
 _EXTRACT = """
 import glob, os, shutil, sys, tarfile, time
@@ -111,7 +141,7 @@ class AgentChannel:
 
 
 def open_agent_channel(
-    client: paramiko.SSHClient, spec: HostSpec, bundle: Bundle, deadline: float
+    client: paramiko.SSHClient, spec: HostSpec, bundle: WorkerPackage, deadline: float
 ) -> tuple[AgentChannel, bool]:
     """A channel to ``spec``'s agent, installing the bundle first when the host lacks it.
 
@@ -146,7 +176,7 @@ def open_agent_channel(
 
 
 def _try_attach(
-    client: paramiko.SSHClient, spec: HostSpec, bundle: Bundle, deadline: float
+    client: paramiko.SSHClient, spec: HostSpec, bundle: WorkerPackage, deadline: float
 ) -> tuple[str, AgentChannel | None]:
     transport = client.get_transport()
     if transport is None:
@@ -175,7 +205,9 @@ def _try_attach(
     return status, agent
 
 
-def install(client: paramiko.SSHClient, spec: HostSpec, bundle: Bundle, deadline: float) -> None:
+def install(
+    client: paramiko.SSHClient, spec: HostSpec, bundle: WorkerPackage, deadline: float
+) -> None:
     """Upload and extract the bundle into ``~/.lithops/standalone/<tag>`` (atomically)."""
     tmp = f"{REMOTE_ROOT}/{bundle.tag}.partial-{uuid.uuid4().hex[:8]}"
     timeout = max(1.0, deadline - time.monotonic())
@@ -195,7 +227,7 @@ def install(client: paramiko.SSHClient, spec: HostSpec, bundle: Bundle, deadline
             f"{spec.name} refused SFTP ({exc}); enable the sftp subsystem in its sshd_config"
         ) from exc
     try:
-        sftp.putfo(io.BytesIO(bundle.archive()), f"{remote_tmp}/bundle.tar.gz", confirm=True)
+        sftp.putfo(io.BytesIO(bundle.tar()), f"{remote_tmp}/bundle.tar.gz", confirm=True)
     finally:
         sftp.close()
     final = f"{REMOTE_ROOT}/{bundle.tag}"

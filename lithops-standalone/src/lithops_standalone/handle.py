@@ -12,7 +12,7 @@ from typing import Any
 from lithops import wire
 from lithops.errors import BackendUnavailableError
 from lithops.plugins.types import CallBatch, CallKey, EventSink
-from lithops_standalone.bundle import current_bundle
+from lithops_standalone.bootstrap import host_bundle
 from lithops_standalone.config import HostSpec, StandaloneSettings
 from lithops_standalone.host import HostSession
 from lithops_standalone.split import plan, split_message
@@ -128,7 +128,7 @@ def open_hosts(
     on_dismantle: str | None = None,
 ) -> StandaloneHandle:
     """Attach every host in parallel, within ``settings.start_timeout``; all or an error."""
-    bundle = current_bundle(with_docker=True)
+    bundle = host_bundle(with_docker=True)
     deadline = time.monotonic() + settings.start_timeout
     sessions = [HostSession(s, settings, events, on_dismantle=on_dismantle) for s in specs]
     errors: dict[int, BaseException] = {}

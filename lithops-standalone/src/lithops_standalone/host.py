@@ -21,9 +21,9 @@ import paramiko
 
 from lithops import wire
 from lithops.errors import BackendUnavailableError, WorkerLostError
+from lithops.packaging import WorkerPackage
 from lithops.plugins.types import CallKey, EventSink
 from lithops_standalone.bootstrap import AgentChannel, open_agent_channel
-from lithops_standalone.bundle import Bundle
 from lithops_standalone.config import HostSpec, StandaloneSettings, is_docker_runtime
 from lithops_standalone.errors import BootstrapError
 from lithops_standalone.protocol import PING_INTERVAL, SILENCE_TIMEOUT, call_key
@@ -87,7 +87,7 @@ class HostSession:
         self._lock = threading.Lock()
         self._attach_lock = threading.Lock()
         self._conn: _Connection | None = None
-        self._bundle: Bundle | None = None
+        self._bundle: WorkerPackage | None = None
 
     @property
     def name(self) -> str:
@@ -100,7 +100,7 @@ class HostSession:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def open(self, bundle: Bundle, deadline: float) -> None:
+    def open(self, bundle: WorkerPackage, deadline: float) -> None:
         """Connect, bootstrap if needed, attach to the agent; raises a BackendUnavailableError."""
         self._bundle = bundle
         conn = self._connect(bundle, deadline)
@@ -130,7 +130,7 @@ class HostSession:
             logger.info("attached again to %s", self.name)
             return True
 
-    def _connect(self, bundle: Bundle, deadline: float) -> _Connection:
+    def _connect(self, bundle: WorkerPackage, deadline: float) -> _Connection:
         client = connect(self.spec, deadline)
         try:
             for attempt in range(2):

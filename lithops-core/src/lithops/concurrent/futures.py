@@ -43,7 +43,7 @@ from typing import Any
 
 from lithops.executor import FunctionExecutor as _LithopsExecutor
 from lithops.future import ResponseFuture
-from lithops.job import _is_user_module
+from lithops.job import is_user_module
 
 __all__ = [
     "ALL_COMPLETED",
@@ -93,7 +93,7 @@ def _shipped_modules(fn: Callable[..., Any], include: list[str] | None) -> list[
     """The modules to pickle by value: the wrapper hides ``fn``'s own module from the job
     builder, which ships the user's module when it is the job function's home."""
     home = inspect.getmodule(fn)
-    if not _is_user_module(home):
+    if not is_user_module(home):
         return include
     assert home is not None
     return [*(include or []), home.__name__]

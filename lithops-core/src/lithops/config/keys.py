@@ -105,15 +105,22 @@ _NUM = (int, float)
 _BOOL = (bool,)
 _LIST = (list, tuple)
 
-#: The ``lithops:`` section. Names and defaults follow Lithops 3.x; keys marked "accepted for
-#: compatibility" are read by Lithops but have no effect here (results come back on the
-#: backend's own channel, so there is no storage monitor to tune).
+#: The ``lithops:`` section. Names and defaults follow Lithops 3.x. Keys of Lithops' job
+#: monitor and telemetry have nothing to tune here (results are pushed on the backend's own
+#: channel, nothing polls storage): each is accepted with the value that says what lithops does
+#: anyway, and any other value is refused with the reason.
 LITHOPS_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "compute backend (an installed backend name)"),
     "mode": KeySpec(_STR, "execution mode", choices=MODES),
     "storage": KeySpec(_STR, "storage backend (an installed backend name)"),
     "storage_bucket": KeySpec(_STR, "bucket for lithops' own data (Lithops 2.x location)"),
-    "data_cleaner": KeySpec(_BOOL, "delete a job's temporary data when it is done", True),
+    "data_cleaner": KeySpec(
+        _BOOL,
+        "when the executor closes, delete the temporary objects lithops itself put in storage "
+        "for its jobs (functions staged for serverless workers); cloud objects the functions "
+        "put stay until clean()",
+        True,
+    ),
     "data_limit": KeySpec(
         (int, bool), "largest argument data per call in MiB, false = no limit", 4, check=_data_limit
     ),
@@ -143,7 +150,8 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
     ),
     "workers": KeySpec(
         _INT,
-        "most calls running at once (Lithops 2.x; now the backend's max_workers)",
+        "most batches of calls with the backend at once when its section sets no max_workers "
+        "(Lithops 2.x's name for max_workers)",
         check=check_at_least_one,
     ),
     "customized_runtime": KeySpec(
@@ -167,13 +175,39 @@ LITHOPS_KEYS: Mapping[str, KeySpec] = {
         choices=LOG_STREAMS,
     ),
     "log_filename": KeySpec((str, type(None)), "write lithops' logs to this file"),
-    "monitoring": KeySpec(_STR, "job monitor (accepted for compatibility)", "storage"),
-    "monitoring_interval": KeySpec(
-        _NUM, "monitor interval in seconds (accepted for compatibility)", 2, check=check_positive
+    "monitoring": KeySpec(
+        _STR,
+        "how finished calls are noticed",
+        "storage",
+        unsupported="results come back pushed on the compute backend's own channel (pipes, "
+        "SSH, the invocation's response), with no job monitor to choose and no RabbitMQ; "
+        "'storage', Lithops' default, is accepted: it needs no other service, like what "
+        "lithops does",
     ),
-    "telemetry": KeySpec((str, bool), "telemetry backend (accepted for compatibility)", False),
-    "telemetry_interval": KeySpec(_NUM, "telemetry interval (accepted for compatibility)"),
-    "backend_type": KeySpec(_STR, "set by the executor (accepted for compatibility)"),
+    "monitoring_interval": KeySpec(
+        _NUM,
+        "seconds between two looks at storage for finished calls",
+        2,
+        unsupported="nothing polls storage for results (they are pushed as calls finish), "
+        "so there is no interval to set",
+    ),
+    "telemetry": KeySpec(
+        (str, bool),
+        "telemetry backend",
+        False,
+        unsupported="lithops collects and sends no telemetry; per-call stats are on each "
+        "future (future.stats) and in job_summary()",
+    ),
+    "telemetry_interval": KeySpec(
+        _NUM,
+        "telemetry interval",
+        unsupported="lithops collects and sends no telemetry",
+    ),
+    "backend_type": KeySpec(
+        _STR,
+        "the kind of the compute backend (its mode)",
+        choices=MODES,
+    ),
 }
 
 #: The ``standalone:`` section: settings shared by every standalone backend. Lithops also
@@ -235,7 +269,13 @@ STANDALONE_KEYS: Mapping[str, KeySpec] = {
 #: The ``serverless:`` section names the default serverless backend.
 SERVERLESS_KEYS: Mapping[str, KeySpec] = {
     "backend": KeySpec(_STR, "serverless backend used when only mode=serverless is given"),
-    "remote_invoker": KeySpec(_BOOL, "invoke from a function (accepted for compatibility)"),
+    "remote_invoker": KeySpec(
+        _BOOL,
+        "invoke the calls from a function in the cloud instead of from the client",
+        False,
+        unsupported="calls are always invoked from the client, with at most max_workers "
+        "invocations in flight; a remote invoker function is not deployed",
+    ),
     "customized_runtime": LITHOPS_KEYS["customized_runtime"],
 }
 

@@ -211,6 +211,7 @@ def _build(
     info = _derive_backend(data, host, mode, backend)
     lithops["backend"] = info.name
     lithops["mode"] = info.mode or mode or lithops.get("mode") or LOCALHOST
+    _check_backend_type(lithops, loaded.source)
     _adopt_alias_section(data, info)
 
     extra = {k: v for k, v in backend_overrides.items() if v is not None}
@@ -224,6 +225,18 @@ def _build(
     validate_backend_sections(data, host, loaded.source)
     _apply_lithops_defaults(lithops)
     return data
+
+
+def _check_backend_type(lithops: dict[str, Any], source: str) -> None:
+    """``backend_type`` (which Lithops fills in itself) can only say what the backend is: its
+    mode."""
+    given = lithops.get("backend_type")
+    if given is not None and str(given).lower() != lithops["mode"]:
+        raise ConfigError(
+            f"'backend_type' in the 'lithops' section of {source} is {given!r}, but the "
+            f"backend {lithops['backend']!r} is a {lithops['mode']} backend: backend_type "
+            f"cannot choose how calls run here (mode and backend do). Remove the key."
+        )
 
 
 def _split_overwrite(

@@ -221,10 +221,10 @@ class SyncManager:
     def shutdown(self) -> None:
         made, self._made = self._made, []
         for obj in made:
-            obj._delete()
+            obj.delete_keys()
             for inner in vars(obj).values():
                 if isinstance(inner, RedisObject):
-                    inner._delete()
+                    inner.delete_keys()
 
     def __enter__(self) -> SyncManager:
         return self

@@ -70,7 +70,8 @@ class RedisObject:
     def _run(self, pipe: Any) -> Any:
         return conn.call_pipeline(self._where, pipe)
 
-    def _delete(self) -> None:
+    def delete_keys(self) -> None:
+        """Remove this object from Redis now (a Manager's ``shutdown`` does this)."""
         conn.forget_keys(self._where, *self._keys.values())
 
     def __repr__(self) -> str:

@@ -81,7 +81,10 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
 
     :param request: the backend name, config, runtime and the event sink.
     :returns: a :class:`~lithops.plugins.types.ComputeHandle`, or ``None`` when
-        ``request.backend`` is not this plugin's backend.
+        ``request.backend`` is not this plugin's backend. A
+        :class:`~lithops.plugins.types.BackendHandle` is called directly (its ``invoke``,
+        ``cancel``, ``release`` and ``cost`` methods): the three hooks below are then not
+        asked about it, except their ``wrapper=True`` implementations, which run around it.
     """
 
 
@@ -89,7 +92,8 @@ def lithops_provision(request: ProvisionRequest) -> ComputeHandle | None:
 def lithops_invoke(handle: ComputeHandle, batch: CallBatch) -> bool | None:
     """Start the calls of ``batch`` on the compute behind ``handle``.
 
-    Must not wait for the calls to finish: results arrive later through the event sink given
+    For old-style handles (not a :class:`~lithops.plugins.types.BackendHandle`). Must not
+    wait for the calls to finish: results arrive later through the event sink given
     at provision. Serverless: invoke the function with ``batch.message`` as the payload (from a
     thread) and push the records of the response. Standalone: write the message to an agent.
     Stops at first non-None result.

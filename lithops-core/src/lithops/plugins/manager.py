@@ -15,11 +15,13 @@ from lithops.errors import BackendUnavailableError, PluginError, UnknownBackendE
 from lithops.plugins import hookspecs
 from lithops.plugins.discovery import find_entry_points
 from lithops.plugins.types import (
+    BackendHandle,
     BackendInfo,
     BackendKind,
     CallBatch,
     CallKey,
     ComputeHandle,
+    JobUsage,
     LogLine,
     LogRequest,
     ProvisionRequest,
@@ -32,7 +34,13 @@ if TYPE_CHECKING:
     from lithops.storage.backend import StorageBackend
     from lithops.vm import VMProvider
 
-__all__ = ["ENTRY_POINT_GROUP", "PluginHost", "get_plugin_host", "reset_plugin_host"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginHost",
+    "get_plugin_host",
+    "plugin_host_loaded",
+    "reset_plugin_host",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ class PluginHost:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._pm = pm
         self._hook = pm.hook
+        self._wrapper_callers: dict[str, Any] = {}
         #: (kind, name) -> info; compute and storage may share a name (``localhost``)
         self.backends: dict[tuple[BackendKind, str], BackendInfo] = {}
         self.aliases: dict[tuple[BackendKind, str], str] = {}
@@ -105,6 +114,7 @@ class PluginHost:
         if self._pm.is_registered(module) or self._pm.has_plugin(name):
             return
         self._pm.register(module, name=name)
+        self._wrapper_callers.clear()
         try:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:
@@ -188,20 +198,83 @@ class PluginHost:
         answer = self._hook.lithops_provision(request=request)
         return self._answer(answer, "lithops_provision", request.backend, BackendKind.COMPUTE)
 
+    # A handle that is a ``BackendHandle`` is called directly: its method is the one
+    # implementation of a hook call that keeps only the ``wrapper=True`` implementations
+    # (:meth:`_wrappers`), so those (the core's invoke timing, a plugin's tracing) still run
+    # around it and no plugin is asked whether the handle is its own. Other handles go
+    # through the hooks.
+
+    def _wrappers(self, name: str) -> Any:
+        """A caller of hook ``name`` with only its wrapper implementations (cached)."""
+        caller = self._wrapper_callers.get(name)
+        if caller is None:
+            hook = getattr(self._hook, name)
+            plain = [
+                impl.plugin
+                for impl in hook.get_hookimpls()
+                if not (impl.wrapper or impl.hookwrapper)
+            ]
+            caller = self._wrapper_callers[name] = self._pm.subset_hook_caller(name, plain)
+        return caller
+
     def invoke(self, handle: ComputeHandle, batch: CallBatch) -> None:
         """``lithops_invoke``: hand ``batch`` to the backend behind ``handle``."""
-        answer = self._hook.lithops_invoke(handle=handle, batch=batch)
+        if isinstance(handle, BackendHandle):
+            hook = self._wrappers("lithops_invoke")
+
+            def direct(handle: BackendHandle, batch: CallBatch) -> bool:
+                handle.invoke(batch)
+                return True
+
+            answer = hook.call_extra([direct], {"handle": handle, "batch": batch})
+        else:
+            answer = self._hook.lithops_invoke(handle=handle, batch=batch)
         self._answer(answer, "lithops_invoke", _handle_backend(handle), BackendKind.COMPUTE)
 
     def cancel(self, handle: ComputeHandle, keys: list[CallKey]) -> None:
         """``lithops_cancel``: stop these calls on the backend behind ``handle``."""
-        answer = self._hook.lithops_cancel(handle=handle, keys=keys)
+        if isinstance(handle, BackendHandle):
+            hook = self._wrappers("lithops_cancel")
+
+            def direct(handle: BackendHandle, keys: list[CallKey]) -> bool:
+                handle.cancel(keys)
+                return True
+
+            answer = hook.call_extra([direct], {"handle": handle, "keys": keys})
+        else:
+            answer = self._hook.lithops_cancel(handle=handle, keys=keys)
         self._answer(answer, "lithops_cancel", _handle_backend(handle), BackendKind.COMPUTE)
 
     def release(self, handle: ComputeHandle, dismantle: bool = False) -> None:
         """``lithops_release``: the executor is done with ``handle``."""
-        answer = self._hook.lithops_release(handle=handle, dismantle=dismantle)
+        if isinstance(handle, BackendHandle):
+            hook = self._wrappers("lithops_release")
+
+            def direct(handle: BackendHandle, dismantle: bool) -> bool:
+                handle.release(dismantle)
+                return True
+
+            answer = hook.call_extra([direct], {"handle": handle, "dismantle": dismantle})
+        else:
+            answer = self._hook.lithops_release(handle=handle, dismantle=dismantle)
         self._answer(answer, "lithops_release", _handle_backend(handle), BackendKind.COMPUTE)
+
+    @staticmethod
+    def cost(handle: ComputeHandle | None, usage: JobUsage) -> float | None:
+        """What one job cost on the backend behind ``handle`` (``job_summary``), in US
+        dollars: ``handle.cost(usage)``, or an old-style handle's Lithops-era
+        ``calc_cost(runtimes_s, memory_mb)``; ``None`` when the handle cannot tell (unknown,
+        not zero)."""
+        cost = getattr(handle, "cost", None)
+        if callable(cost):
+            value = cost(usage)
+        else:
+            calc = getattr(handle, "calc_cost", None)
+            if not callable(calc):
+                return None
+            times = list(usage.exec_times_s)
+            value = calc(times, [usage.memory_mb] * len(times))
+        return None if value is None else float(value)
 
     def stream_logs(self, request: LogRequest) -> Iterator[LogLine]:
         """``lithops_stream_logs``: the lines functions printed (live with ``follow``)."""
@@ -314,6 +387,11 @@ def get_plugin_host() -> PluginHost:
                 host.load_entry_points(find_entry_points(ENTRY_POINT_GROUP))
                 _host = host
     return _host
+
+
+def plugin_host_loaded() -> bool:
+    """Whether this process built its plugin host (scanned entry points) already."""
+    return _host is not None
 
 
 def reset_plugin_host() -> None:

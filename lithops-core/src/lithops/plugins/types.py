@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lithops import wire
+
 __all__ = [
+    "BackendHandle",
     "BackendInfo",
     "BackendKind",
     "CallBatch",
     "CallKey",
     "ComputeHandle",
     "EventSink",
+    "FunctionTracker",
     "JobUsage",
     "KeySpec",
     "LogLine",
@@ -80,7 +85,9 @@ class BackendInfo:
         stopping the worker), ``"docker"`` (runtime may name an image), ``"logs"`` (live log
         streaming), ``"worker_lost"`` (a dying worker is reported as ``WorkerLostError``),
         ``"running"`` (calls are reported through ``EventSink.running`` as they start, so the
-        core holds the backend to ``ack_timeout``).
+        core holds the backend to ``ack_timeout``), ``"function_once"`` (the backend delivers a
+        job's function to each worker once, from ``CallBatch.function``, so batch messages
+        carry only its key; see :class:`FunctionTracker`).
     :param config_keys: the keys accepted in the backend's config section, each mapped to a
         :class:`KeySpec` (its value is checked when an executor is created) or to a short
         description (only the name is checked); an unknown key is an error that lists these.
@@ -195,16 +202,56 @@ class JobUsage:
     memory_mb: int | None
 
 
+class BackendHandle:
+    """Base class of a handle object: the core calls its methods directly.
+
+    ``lithops_provision`` may return an instance of a subclass; the core then calls these
+    methods (through :class:`~lithops.plugins.manager.PluginHost`, which still runs the
+    ``wrapper=True`` implementations of ``lithops_invoke``/``lithops_cancel``/``lithops_release``
+    around them) and never asks the plugins' hooks "is this handle mine?". Any other object is
+    an old-style handle, dispatched through those hooks as before.
+    """
+
+    #: the backend name this handle belongs to
+    backend: str = ""
+    #: how many calls it can run at once right now (the scheduler sizes batches from it)
+    capacity: int = 1
+
+    def invoke(self, batch: CallBatch) -> None:
+        """Take ``batch``; push what happens to its calls to the provision request's events."""
+        raise NotImplementedError
+
+    def cancel(self, keys: list[CallKey]) -> None:
+        """Stop these calls if they run; drop them if they wait. Default: nothing to stop."""
+
+    def release(self, dismantle: bool) -> None:
+        """The executor is done; with ``dismantle``, remove what provision created too."""
+
+    def cost(self, usage: JobUsage) -> float | None:
+        """The price of one job in US dollars, for ``fexec.job_summary()``: ``0.0`` when it
+        is free, ``None`` (the default) when unknown (the summary's cell stays empty)."""
+        return None
+
+
 @dataclass
 class CallBatch:
     """A batch of calls of one job, as handed to ``lithops_invoke``.
 
     :param job_key: ``"<executor_id>/<job_id>"``.
     :param calls: the call keys, in order.
-    :param message: the encoded wire message (:func:`lithops.wire.encode`) holding the function
-        (or its key), the serialized arguments, timeouts and environment. Backends forward it
-        untouched to :func:`lithops.worker.run_batch` on the worker side.
+    :param message: the encoded wire message (:func:`lithops.wire.encode`) holding the
+        function's key (and the function itself, unless ``function`` is set), the wire version,
+        the serialized arguments, timeouts and environment. Backends forward it untouched to
+        :func:`lithops.worker.run_batch` on the worker side.
     :param timeout: per-call execution timeout in seconds (the backend stops the worker).
+    :param func_key: names the job's function (a content digest): workers cache it by this key.
+    :param extra: stamps the core and wrapper hooks add (``host_submit_tstamp``...).
+    :param runtime_memory: memory in MB the job asked for (``map(runtime_memory=)``), else
+        ``None`` (the backend's configured default).
+    :param function: for backends with the ``"function_once"`` capability, the pickled
+        function, which ``message`` then does not carry: deliver it to a worker that does not
+        have ``func_key`` yet (:meth:`function_message`, :class:`FunctionTracker`). ``None`` for
+        other backends: the message carries the function.
     """
 
     job_key: str
@@ -213,6 +260,50 @@ class CallBatch:
     timeout: float | None
     func_key: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    runtime_memory: int | None = None
+    function: bytes | None = None
+
+    def function_message(self) -> bytes:
+        """The encoded ``function`` wire message that gives a worker this job's function;
+        write it to a worker's stream before the first batch of the job that worker runs."""
+        if self.function is None:
+            raise ValueError(f"batch of {self.job_key} carries its function in its message")
+        return wire.function_message(self.func_key, self.function)
+
+    def message_with_function(self) -> bytes:
+        """``message`` with the function put back in (for a worker reached by one message)."""
+        if self.function is None:
+            return self.message
+        message = wire.decode(self.message)
+        message["func"] = self.function
+        return wire.encode(message)
+
+
+class FunctionTracker:
+    """Which job functions one worker has, on the backend's side of a stream.
+
+    Mirrors the worker's :class:`~lithops.worker.runtime.FunctionCache` (same size, same
+    least-recently-used order, both updated in the order batches are written), so a backend
+    sends each function once per worker and again only after the worker dropped it.
+    """
+
+    def __init__(self, size: int = wire.FUNCTION_CACHE_SIZE) -> None:
+        self._size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def needs(self, batch: CallBatch) -> bool:
+        """Whether ``batch``'s function must go to the worker before it; call once per batch
+        written to that worker, in order (it records the use)."""
+        key = batch.func_key
+        if batch.function is None or not key:
+            return False
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+        return True
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ class StorageContract:
         reset_plugin_host()
         try:
             rebuilt = Storage.from_descriptor(desc)
-            assert manager._host is None
+            assert not manager.plugin_host_loaded()
             assert rebuilt.get_object(rebuilt.bucket, prefix + "w") == b"worker"
         finally:
             reset_plugin_host()

@@ -130,7 +130,7 @@ def _storages(specs: list[ObjectSpec], storage: Storage | None) -> dict[str | No
     default = storage if storage is not None else Storage()
     found: dict[str | None, Storage] = {None: default, default.backend: default}
     for name in names - found.keys():
-        other = Storage(config=default._full_config, backend=name)
+        other = Storage(config=default.full_config, backend=name)
         found[name] = default if other.backend == default.backend else other
     return found
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from lithops.errors import ConfigError, PluginError
 from lithops.storage.backend import Body, StorageBackend
+from lithops.storage.files import download_path, upload_key
 from lithops.storage.utils import CloudObject, StorageError
 
 __all__ = ["DEFAULT_STORAGE", "Storage"]
@@ -106,7 +107,8 @@ class Storage:
         }
         #: Lithops' name for the same dict
         self.config = self.storage_config
-        self._full_config = full
+        #: the whole config this storage came from (other backends of it: ``s3://`` partitions)
+        self.full_config = full
 
     # -- worker side: no plugin host ------------------------------------------------------
 
@@ -228,7 +230,7 @@ class Storage:
         if upload is not None:
             return bool(upload(file_name, bucket, key, dict(extra_args or {}), config))
         with open(file_name, "rb") as src:
-            self.storage_handler.put_object(bucket, key or os.path.basename(file_name), src)
+            self.storage_handler.put_object(bucket, upload_key(file_name, key), src)
         return True
 
     def download_file(
@@ -243,9 +245,7 @@ class Storage:
         download = getattr(self.storage_handler, "download_file", None)
         if download is not None:
             return bool(download(bucket, key, file_name, dict(extra_args or {}), config))
-        dest = file_name or key
-        if os.path.dirname(dest):
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        dest = download_path(key, file_name)
         src = self.storage_handler.get_object(bucket, key, True, {})
         if isinstance(src, bytes):
             with open(dest, "wb") as out:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import lithops
+from lithops import wire
 from lithops.errors import BackendUnavailableError, CallTimeoutError, WorkerLostError
+from lithops.plugins import manager
 from lithops.plugins.manager import get_plugin_host
 from lithops.plugins.types import (
     BackendInfo,
@@ -21,8 +24,9 @@ from lithops.plugins.types import (
     ProvisionRequest,
 )
 from lithops.testing import tasks
+from lithops.testing.kit import RecordingSink, build_batch, write_distribution
 
-__all__ = ["BackendContract", "lithops_home"]
+__all__ = ["BackendContract", "lithops_home", "make_distribution"]
 
 
 @pytest.fixture
@@ -34,12 +38,35 @@ def lithops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def make_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str, str], Path]]:
+    """``make(dist, module, source)``: install a plugin module as a distribution with a
+    ``lithops`` entry point, for this test (plugins load afresh before and after)."""
+    root = tmp_path / "site"
+    monkeypatch.syspath_prepend(str(root))
+    manager.reset_plugin_host()
+
+    def make(dist: str, module: str, source: str) -> Path:
+        write_distribution(root, dist, module, source)
+        sys.modules.pop(module, None)
+        manager.reset_plugin_host()
+        return root
+
+    yield make
+    manager.reset_plugin_host()
+
+
 class BackendContract:
     """Subclass in a backend's tests and set ``backend``; override ``executor_config``."""
 
     backend: str = ""
     #: how long a call may take to come back in these tests (seconds)
     call_deadline: float = 60.0
+    #: size of the argument and of the result in the spill test: above every platform's
+    #: message limit, so a backend with one must carry them through storage
+    spill_bytes: int = 8 << 20
 
     # -- fixtures a backend may override ------------------------------------------------------
 
@@ -144,6 +171,64 @@ class BackendContract:
                 "host_status_done_tstamp",
             ):
                 assert name in f.stats, name
+
+    def test_argument_and_result_larger_than_any_message_limit_travel(
+        self, executor_config: dict[str, Any]
+    ) -> None:
+        # data_limit (4 MiB by default) refuses such arguments before any backend sees them
+        config = {**executor_config}
+        config["lithops"] = {**(config.get("lithops") or {}), "data_limit": False}
+        blob = os.urandom(self.spill_bytes)
+        with lithops.FunctionExecutor(config=config) as fexec:
+            future = fexec.call_async(tasks.grow, (blob, 1024))
+            result = future.result(timeout=self.call_deadline)
+        assert len(result) == len(blob) + 1024 and result[: len(blob)] == blob
+
+    def test_a_job_of_many_batches_runs_on_every_worker(self, fexec: Any) -> None:
+        # One call per message, more messages than workers: every worker that runs one needs
+        # the job's function, sent once per job (or per worker), not lost on the way.
+        data = list(range(40))
+        result = fexec.map(tasks.identity, data, chunksize=1).get_result(timeout=self.call_deadline)
+        assert result == data
+        again = fexec.map(tasks.none_for_odd, data, chunksize=1).get_result(
+            timeout=self.call_deadline
+        )
+        assert again == [None if x % 2 else x for x in data]
+
+    def test_worker_refuses_a_batch_of_another_wire_major_at_once(
+        self, executor_config: dict[str, Any], fexec: Any
+    ) -> None:
+        # A client of another lithops major version: each call fails fast with a message that
+        # says what to do, instead of being misread or hanging.
+        sink = RecordingSink()
+        host = get_plugin_host()
+        section = executor_config.get(self.backend) or {}
+        handle = host.provision(
+            ProvisionRequest(
+                backend=self.backend,
+                config=fexec.config,
+                runtime=section.get("runtime"),
+                runtime_memory=None,
+                events=sink,
+            )
+        )
+        try:
+            batch = build_batch(
+                tasks.identity,
+                [1, 2],
+                job_key=f"{fexec.executor_id}/M999",
+                wire_version=(wire.WIRE_VERSION[0] + 1, 0),
+                function_once="function_once" in self.info.capabilities,
+            )
+            host.invoke(handle, batch)
+            records = sink.wait_for(batch.calls, timeout=min(self.call_deadline, 30.0))
+        finally:
+            host.release(handle, dismantle=False)
+        errors = [str(e) for e in sink.losses.values()]
+        errors += [str(r.get("exc_msg")) for r in records if not r["ok"]]
+        assert not any(r["ok"] for r in records)
+        assert len(errors) == 2
+        assert all("major version" in e for e in errors), errors
 
     # -- optional capabilities ----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ __all__ = [
     "die",
     "echo_env",
     "fail_with",
+    "grow",
     "identity",
     "none_for_odd",
     "pid_then_sleep",
@@ -25,6 +26,10 @@ __all__ = [
 
 def identity(x: Any) -> Any:
     return x
+
+
+def grow(data: bytes, extra: int) -> bytes:
+    return data + b"x" * extra
 
 
 def none_for_odd(x: int) -> int | None:

@@ -16,7 +16,9 @@ def handle_payload(payload: bytes) -> bytes:
 
     records: list[dict] = []
     run_batch(wire.decode(payload), records.append, _FUNCTIONS, OutputCapture(None))
-    return wire.encode({"t": "results", "records": records, "running": None})
+    return wire.encode(
+        {"t": "results", "wire": wire.WIRE_VERSION, "records": records, "running": None}
+    )
 
 
 _FUNCTIONS = FunctionCache()

@@ -14,14 +14,14 @@ import resource
 import sys
 import threading
 import time
-import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
 
-from lithops.errors import SerializationError
+from lithops import wire
+from lithops.errors import SerializationError, WireVersionError
 from lithops.handoff import settle_returned
 
 __all__ = ["FunctionCache", "OutputCapture", "run_batch"]
@@ -32,32 +32,71 @@ MAX_OUTPUT_CHARS = 1_000_000
 _process_started = False
 
 
+def _format_exc() -> str:
+    # traceback (with linecache and tokenize) loads only when a call fails: a worker's cold
+    # start does not pay for it.
+    import traceback
+
+    return traceback.format_exc()
+
+
 def _peak_memory() -> int:
     # ru_maxrss is in KiB on Linux
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-class FunctionCache:
-    """Deserialized functions by key, so a warm worker unpickles a job's function once."""
+class _Pickled:
+    """A function delivered ahead of its batches, unpickled on first use."""
 
-    def __init__(self, size: int = 16) -> None:
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+
+class FunctionCache:
+    """Deserialized functions by key, so a warm worker unpickles a job's function once.
+
+    Least recently used first out, ``size`` kept: a backend that sends each function once per
+    worker mirrors this with :class:`lithops.plugins.types.FunctionTracker`.
+    """
+
+    def __init__(self, size: int = wire.FUNCTION_CACHE_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[str, Callable[..., Any]] = OrderedDict()
+        self._items: OrderedDict[str, Callable[..., Any] | _Pickled] = OrderedDict()
+
+    def has(self, key: str) -> bool:
+        return key in self._items
+
+    def put(self, key: str, payload: bytes) -> None:
+        """Keep a function delivered by a ``function`` message (unpickled when first used)."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return
+        self._add(key, _Pickled(payload))
 
     def get(self, key: str, payload: bytes | None) -> Callable[..., Any]:
         func = self._items.get(key)
+        if isinstance(func, _Pickled):
+            self._items[key] = func = pickle.loads(func.payload)
         if func is not None:
             self._items.move_to_end(key)
             return func
         if payload is None:
             raise SerializationError(
-                f"worker has no function {key!r} cached and the batch did not carry it"
+                f"this worker has no function {key!r} cached and the batch did not carry it: "
+                f"the backend sent the batch without the job's function first (a backend with "
+                f"the 'function_once' capability must write CallBatch.function_message() to a "
+                f"worker that lacks it; see lithops.plugins.types.FunctionTracker)"
             )
         func = pickle.loads(payload)
-        self._items[key] = func
+        self._add(key, func)
+        return func
+
+    def _add(self, key: str, item: Callable[..., Any] | _Pickled) -> None:
+        self._items[key] = item
         if len(self._items) > self._size:
             self._items.popitem(last=False)
-        return func
 
 
 class OutputCapture(io.TextIOBase):
@@ -107,6 +146,14 @@ class OutputCapture(io.TextIOBase):
 
     def flush(self) -> None:
         pass
+
+    def before_fork(self) -> None:
+        """Hold the lock across a fork (see :func:`os.register_at_fork`): the child must not
+        inherit it held by another thread."""
+        self._lock.acquire()
+
+    def after_fork(self) -> None:
+        self._lock.release()
 
 
 _local = threading.local()
@@ -255,6 +302,12 @@ def run_batch(
     calls: list[str] = message["calls"]
     received = time.time()
     try:
+        wire.check_batch(message)
+    except WireVersionError as exc:
+        for call_id in calls:
+            emit(_error_record((job_key, call_id), exc, ""))
+        return
+    try:
         func = functions.get(message["func_key"], message.get("func"))
     except Exception as exc:
         err = (
@@ -268,7 +321,7 @@ def run_batch(
             )
         )
         for call_id in calls:
-            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+            emit(_error_record((job_key, call_id), err, _format_exc()))
         return
     try:
         arguments = pickle.loads(message["args"])
@@ -280,7 +333,7 @@ def run_batch(
                 job_key,
                 call_id,
             )
-            emit(_error_record((job_key, call_id), err, traceback.format_exc()))
+            emit(_error_record((job_key, call_id), err, _format_exc()))
         return
     if capture is not None:
         _route_output()
@@ -350,7 +403,7 @@ def _run_one(
         func_end = time.time()
         if isinstance(exc, KeyboardInterrupt):
             raise
-        record = _error_record(key, exc, traceback.format_exc())
+        record = _error_record(key, exc, _format_exc())
     else:
         try:
             payload = cloudpickle.dumps(value)
@@ -360,7 +413,7 @@ def _run_one(
                 f"pickled: {type(exc).__name__}: {exc}. Return plain data instead",
                 *key,
             )
-            record = _error_record(key, err, traceback.format_exc())
+            record = _error_record(key, err, _format_exc())
         else:
             record = {"key": key, "ok": True, "value": payload}
             stats["func_result_size"] = len(payload)

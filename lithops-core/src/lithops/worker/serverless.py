@@ -20,6 +20,13 @@ its own platform identity). When ``"spill"`` is given (``{"limit": bytes, "prefi
 prefix}``), a response larger than ``limit`` is written to storage under the prefix and the
 response carries ``"records_ref"``; the client reads the records from there and deletes them.
 
+A backend with the ``"function_once"`` capability sends batch messages without the function
+(``CallBatch.function`` holds it) and adds ``"function": {"key": func_key, "b64": ...}`` to
+the event, or, for a function larger than its inline limit, ``"function": {"key": func_key,
+"ref": {"bucket": ..., "key": ...}}``: the function put to storage once per job
+(:class:`FunctionUploads` does both). A warm function instance keeps it by key and reads
+nothing when it has it already.
+
 ``"config"`` (optional) is the compute part of the client's config, without secrets, for a call
 that opens its own executor (nested): it is merged under the job's ``LITHOPS_CONFIG`` (which
 names the storage), so ``FunctionExecutor()`` inside the call runs on the same backend with
@@ -46,6 +53,7 @@ from lithops.errors import CallTimeoutError, WireVersionError
 from lithops.worker.runtime import FunctionCache, OutputCapture, run_batch
 
 __all__ = [
+    "FunctionUploads",
     "decode_event_response",
     "from_json",
     "handler",
@@ -122,6 +130,15 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
         payload = base64.b64decode(event["message"])
     assert isinstance(payload, bytes)
     message = wire.decode(payload)
+    function = event.get("function")
+    if function and not _FUNCTIONS.has(function["key"]):
+        if function.get("ref"):
+            where = function["ref"]
+            data = _storage(event).get_object(where["bucket"], where["key"])
+        else:
+            data = base64.b64decode(function["b64"])
+        assert isinstance(data, bytes)
+        _FUNCTIONS.put(function["key"], data)
     if event.get("config"):
         message["env"] = _with_nested_config(dict(message.get("env") or {}), event["config"])
     records: list[dict[str, Any]] = []
@@ -151,6 +168,41 @@ def run_event(event: dict[str, Any]) -> dict[str, Any]:
             response["records"] = []
             response["records_ref"] = {"bucket": storage.bucket, "key": key, "size": size}
     return response
+
+
+class FunctionUploads:
+    """The client side of ``"function"`` in events: inline when small, else put to storage
+    once per job (under the job's temporary prefix, which ``clean()`` removes).
+
+    :param inline_limit: largest function (bytes, pickled) carried in the event itself.
+    """
+
+    def __init__(self, inline_limit: int = 64 << 10) -> None:
+        self.inline_limit = inline_limit
+        self._refs: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def event_field(self, batch: Any, storage: Any) -> dict[str, Any] | None:
+        """The ``"function"`` entry of an event for ``batch`` (a ``CallBatch``); ``None`` when
+        its message carries the function itself.
+
+        :param storage: a ``lithops.Storage``, needed only for functions above the limit.
+        """
+        function = batch.function
+        if function is None:
+            return None
+        if len(function) <= self.inline_limit or storage is None:
+            return {"key": batch.func_key, "b64": base64.b64encode(function).decode("ascii")}
+        with self._lock:
+            ref = self._refs.get((batch.job_key, batch.func_key))
+            if ref is None:
+                from lithops.storage.storage import TEMP_PREFIX
+
+                key = f"{TEMP_PREFIX}/{batch.job_key}/functions/{batch.func_key}.pickle"
+                storage.put_object(storage.bucket, key, function)
+                ref = {"bucket": storage.bucket, "key": key}
+                self._refs[(batch.job_key, batch.func_key)] = ref
+        return {"key": batch.func_key, "ref": ref}
 
 
 def _with_nested_config(env: dict[str, str], nested: dict[str, Any]) -> dict[str, str]:

@@ -136,18 +136,6 @@ class LocalhostStorageBackend:
                 pass
             raise
 
-    def upload_file(
-        self,
-        file_name: str,
-        bucket: str,
-        key: str | None = None,
-        extra_args: Mapping[str, Any] | None = None,
-        config: Any = None,
-    ) -> bool:
-        with open(file_name, "rb") as src:
-            self.put_object(bucket, key or os.path.basename(file_name), src)
-        return True
-
     def delete_object(self, bucket: str, key: str) -> None:
         path = self._path(bucket, key.rstrip("/") or key)
         try:
