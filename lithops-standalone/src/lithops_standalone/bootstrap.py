@@ -56,12 +56,16 @@ REMOTE_ROOT = ".lithops/standalone"
 HOST_PACKAGES = ("lithops", "lithops_localhost", "lithops_standalone", "cloudpickle", "pluggy")
 #: Needed on hosts whose runtime is a Docker image (the agent drives the host's Docker engine).
 DOCKER_PACKAGES = ("docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer")
+#: Shipped when installed on the client: lithops.multiprocessing's Redis client (async_timeout:
+#: redis needs it on Python < 3.11.3, as on bookworm's python3).
+OPTIONAL_PACKAGES = ("redis", "async_timeout")
 
 
 def host_bundle(with_docker: bool = True) -> WorkerPackage:
     """What a host gets: this client's :data:`HOST_PACKAGES` (and :data:`DOCKER_PACKAGES`
     where installed), computed once per process."""
-    return worker_package(extra=HOST_PACKAGES, optional=DOCKER_PACKAGES if with_docker else ())
+    optional = OPTIONAL_PACKAGES + (DOCKER_PACKAGES if with_docker else ())
+    return worker_package(extra=HOST_PACKAGES, optional=optional)
 
 
 _EXTRACT = """
