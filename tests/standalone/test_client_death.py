@@ -65,6 +65,9 @@ def test_a_dead_client_has_its_calls_cancelled_on_the_host(
     config = ssh_config([host], workers=2)
     script = tmp_path / "client.py"
     script.write_text(CLIENT)
+    # Other clients (executors of earlier tests in this process) may keep relays of their own
+    # on this shared host: only the dead client's relay must go.
+    relays_before = {p for p in agent_processes(host) if "lithops_standalone.relay" in p}
     client = subprocess.Popen(
         [sys.executable, str(script), json.dumps(config), mode, mark],
         cwd=tmp_path,
@@ -84,8 +87,8 @@ def test_a_dead_client_has_its_calls_cancelled_on_the_host(
         # Replacements may already be idle in the pool; none is busy with the dead client's
         # calls (those started the marked processes, which are gone with their workers).
         assert len(workers) <= 2, workers
-        relays = [p for p in agent_processes(host) if "lithops_standalone.relay" in p]
-        assert relays == [], relays
+        relays = {p for p in agent_processes(host) if "lithops_standalone.relay" in p}
+        assert relays <= relays_before, relays - relays_before
     finally:
         if client.poll() is None:
             client.kill()
