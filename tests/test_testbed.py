@@ -122,3 +122,111 @@ def test_killed_host_stops_answering(ssh_host_factory: Callable[..., SshHost]) -
         _, stdout, _ = client.exec_command("true", timeout=5)
         stdout.channel.recv_exit_status()
     client.close()
+
+
+@pytest.mark.docker
+def test_engine_killed_mid_run_starts_clean_next_time(
+    docker_engine: DockerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session that ends hard SIGKILLs the engine under running containers; the next run
+    (CI on the same disk) must get an engine at once, with nothing of the dead run left.
+
+    Uses an engine of its own, in a scratch root of its own, beside the run's engine.
+    """
+    import os
+    import shutil
+    import signal
+    import tempfile
+    from pathlib import Path
+
+    from testbed import ensure_busybox_image, ensure_engine, stop_engine
+    from testbed.engine import unmount_below
+
+    if shutil.which("dockerd") is None:
+        pytest.fail("dockerd is not installed although the run's engine answers")
+    root = Path(tempfile.mkdtemp(prefix="tb-", dir="/var/tmp"))
+    monkeypatch.setenv("LITHOPS_TESTBED_DIR", str(root))
+    first = ensure_engine()
+    second = None
+    try:
+        assert first.pid is not None, "a fresh scratch root must start its own engine"
+        client = first.client()
+        image = ensure_busybox_image(first)
+        running = [
+            client.containers.run(image, ["sleep", "300"], detach=True, network_mode="none")
+            for _ in range(5)
+        ]
+        container_pids = [c.attrs["State"]["Pid"] for c in (c.reload() or c for c in running)]
+        first.close_clients()
+        # What the end of a session does: every process goes, the engine's first.
+        doomed = [first.pid, *container_pids, *_processes_mentioning(str(root))]
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in doomed:
+            _reap(pid)
+        log_path = root / "dockerd.log"
+        before = log_path.stat().st_size
+
+        second = ensure_engine()
+
+        assert second.pid is not None and second.pid != first.pid
+        assert second.client().ping()
+        assert second.client().containers.list(all=True) == []
+        assert image in {tag for i in second.client().images.list() for tag in i.tags}
+        with open(log_path, "rb") as handle:
+            handle.seek(before)
+            restart_log = handle.read().decode(errors="replace")
+        assert "Removing stale sandbox" not in restart_log
+    finally:
+        for engine in (second, first):
+            if engine is not None and engine.pid is not None:
+                engine.close_clients()
+                stop_engine(engine.pid)
+        for pid in _processes_mentioning(str(root)):
+            os.kill(pid, signal.SIGKILL)
+        unmount_below(root)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """PIDs whose command line mentions ``text`` (the engine's containerd and shims)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if text.encode() in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _reap(pid: int) -> None:
+    import os
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
+            pass
+        if not os.path.exists(f"/proc/{pid}") or _is_zombie(pid):
+            return
+        time.sleep(0.05)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

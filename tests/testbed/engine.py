@@ -27,10 +27,15 @@ __all__ = [
     "ensure_engine",
     "running_engine",
     "stop_engine",
+    "unmount_below",
 ]
 
-_START_TIMEOUT_S = 60.0
+# A start that keeps logging is making progress (dockerd logs each stale container or
+# sandbox it removes); one that logs nothing for _START_QUIET_S is stuck.
+_START_QUIET_S = 60.0
+_START_TIMEOUT_S = 600.0
 _STOP_TIMEOUT_S = 30.0
+_LOG_TAIL_LINES = 15
 
 
 @dataclass
@@ -104,6 +109,12 @@ def ensure_engine() -> DockerEngine:
             raise TestbedUnavailable(
                 "dockerd is not installed; run `./dev setup` (apt-get install docker.io)"
             )
+        stale = engine_pid_from_pidfile()
+        if stale is not None:
+            # Ours (pidfile + exe checked) but not answering: hung or killed mid-start.
+            log(f"dockerd (pid {stale}) from an earlier run does not answer; stopping it")
+            _terminate(stale)
+        _reset_runtime_state(data_root, exec_root)
         log_path = scratch_dir() / "dockerd.log"
         command = [
             dockerd,
@@ -121,6 +132,7 @@ def ensure_engine() -> DockerEngine:
         log(f"starting dockerd on {host} (log: {log_path})")
         began = time.monotonic()
         with open(log_path, "ab") as log_file:
+            log_start = log_file.tell()
             # Own session: the engine must outlive `python -m testbed up` and ignore the
             # terminal's Ctrl-C, which would otherwise kill it under running containers.
             process = subprocess.Popen(
@@ -130,23 +142,108 @@ def ensure_engine() -> DockerEngine:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = began + _START_TIMEOUT_S
-        while time.monotonic() < deadline:
+        last_size, last_progress = log_start, began
+        while True:
+            now = time.monotonic()
             if process.poll() is not None:
                 raise TestbedUnavailable(
-                    f"dockerd exited with code {process.returncode} at start; see {log_path}"
+                    f"dockerd exited with code {process.returncode} at start; "
+                    f"the end of {log_path}:\n{_log_tail(log_path, log_start)}"
                 )
             if _answers(host):
                 elapsed = time.monotonic() - began
                 log(f"dockerd (pid {process.pid}) ready in {elapsed:.1f}s")
+                _remove_leftover_containers(host)
                 return DockerEngine(
                     host=host, socket_path=socket_path, pid=process.pid, started_in=elapsed
                 )
+            size = _size(log_path)
+            if size != last_size:
+                last_size, last_progress = size, now
+            stuck = now - last_progress > _START_QUIET_S
+            if stuck or now - began > _START_TIMEOUT_S:
+                break
             time.sleep(0.2)
         _terminate(process.pid)
-        raise TestbedUnavailable(
-            f"dockerd did not answer on {host} within {_START_TIMEOUT_S:.0f}s; see {log_path}"
+        why = (
+            f"logged nothing for {_START_QUIET_S:.0f}s"
+            if stuck
+            else (f"was not ready after {_START_TIMEOUT_S:.0f}s")
         )
+        raise TestbedUnavailable(
+            f"dockerd did not answer on {host}: it {why}; the end of {log_path}:\n"
+            f"{_log_tail(log_path, log_start)}"
+        )
+
+
+def _reset_runtime_state(data_root: Path, exec_root: Path) -> None:
+    """Drop what a dead engine left that only a running engine needs.
+
+    Called only when no engine of ours runs, so no test run uses any container or network.
+    The exec root is runtime state (a stock install keeps it on tmpfs under /run, gone at
+    reboot); here it survives on disk, with the network namespaces of killed containers
+    still mounted. The network store holds every network and sandbox; all of ours belong to
+    one run (see sshhosts), and a dockerd killed mid-run leaves hundreds of sandboxes
+    behind, each costing its next start about 0.2 s before the API answers. Images and
+    their layers (what is worth keeping) are untouched.
+    """
+    unmounted = unmount_below(exec_root) + unmount_below(data_root)
+    shutil.rmtree(exec_root, ignore_errors=True)
+    exec_root.mkdir(parents=True, exist_ok=True)
+    store = data_root / "network" / "files" / "local-kv.db"
+    if store.exists():
+        store.unlink()
+        log(f"removed the dead engine's network store {store}")
+    if unmounted:
+        log(f"unmounted {unmounted} mounts the dead engine left")
+
+
+def unmount_below(directory: Path) -> int:
+    """Lazily unmount every mount strictly below ``directory``; return how many."""
+    prefix = f"{directory}/"
+    points = []
+    with open("/proc/self/mounts") as table:
+        for line in table:
+            point = line.split()[1].replace("\\040", " ")
+            if point.startswith(prefix):
+                points.append(point)
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    return len(points)
+
+
+def _remove_leftover_containers(host: str) -> None:
+    """Remove every container of the engine just started: they belong to dead runs."""
+    client = docker.DockerClient(base_url=host, version="auto", timeout=60)
+    try:
+        leftovers = client.containers.list(all=True)
+        for container in leftovers:
+            try:
+                container.remove(force=True, v=True)
+            except DockerException as exc:
+                log(f"could not remove leftover container {container.name}: {exc}")
+        if leftovers:
+            log(f"removed {len(leftovers)} containers left by dead runs")
+    finally:
+        client.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def _log_tail(path: Path, start: int) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            text = handle.read().decode(errors="replace")
+    except OSError as exc:
+        return f"(cannot read it: {exc})"
+    lines = text.splitlines()[-_LOG_TAIL_LINES:]
+    return "\n".join(f"  {line}" for line in lines) or "  (empty)"
 
 
 def stop_engine(pid: int) -> None:
