@@ -14,7 +14,6 @@ a deployed function is found again by its name, a built runtime in the storage b
 from __future__ import annotations
 
 import builtins
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,13 +48,7 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
     def _service(
         self, name: str | None, memory: int | None = None, timeout: int | None = None
     ) -> FunctionsService:
-        config = copy.deepcopy(self.config)
-        section = config.setdefault(SECTION, {})
-        if name is not None:
-            section["runtime"] = "" if name == DEFAULT_RUNTIME else name
-        if timeout:
-            section["runtime_timeout"] = timeout
-        return connect(config, memory)
+        return connect(self.config_for(name, timeout), memory)
 
     def _full_name(self, deployment: Deployment) -> str:
         return f"{self.service.settings.parent}/functions/{deployment.name}"
