@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
+from lithops.storage.files import download_path
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 
 __all__ = [
@@ -198,11 +199,7 @@ class LocalhostStorageBackend:
         config: Any = None,
     ) -> bool:
         src = self._file(bucket, key)
-        dest = file_name or key
-        parent = os.path.dirname(dest)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        shutil.copyfile(src, dest)
+        shutil.copyfile(src, download_path(key, file_name))
         return True
 
     def head_object(self, bucket: str, key: str) -> dict[str, Any]:
