@@ -148,9 +148,14 @@ class DispatchCases:
         runs: list[dict[str, float]],
         singles: list[float],
         tag: str,
+        batches_note: Callable[[int, int], str],
     ) -> None:
-        """The cells of ``peer`` from what was measured, the p95 note, and the checks
-        (named ``(tag) ...``) against Lithops' published figures."""
+        """The cells of ``peer`` from what was measured, the notes of a run, and the checks
+        (named ``(tag) ...``) against Lithops' published figures.
+
+        :param batches_note: the "last invocation sent" note, from the first run's number of
+            invocations and calls per invocation.
+        """
 
         def cell(key: str) -> Measurement:
             if not runs:
@@ -168,6 +173,8 @@ class DispatchCases:
             Measurement(samples=singles) if singles else Measurement(error="none")
         )
         if runs:
+            invocations = int(runs[0]["invocations"])
+            self.last.notes.append(batches_note(invocations, -(-CALLS // invocations)))
             self.notice.notes.append(
                 f"p95 {statistics.median(r['notice_p95'] for r in runs):.3f} s: a call waits in "
                 f"its invocation for the batch's later calls; the response carries all of them"
