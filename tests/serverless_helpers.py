@@ -28,6 +28,7 @@ __all__ = [
     "rows",
     "sleep_for",
     "total",
+    "transport_leftovers",
     "write_config",
 ]
 
@@ -62,6 +63,15 @@ def write_config(config: dict[str, Any], path: Path) -> str:
     """``config`` as a YAML file at ``path`` (for ``lithops -c``); returns the path."""
     path.write_text(yaml.safe_dump(config))
     return str(path)
+
+
+def transport_leftovers(storage: Any) -> list[str]:
+    """Keys of spilled payloads and batches still in the bucket (none once a job is done)."""
+    return [
+        k
+        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
+        if "/spill/" in k or "/batches/" in k
+    ]
 
 
 def sleep_for(seconds: float) -> float:

@@ -19,6 +19,7 @@ from serverless_helpers import (
     raise_unusual,
     read_object,
     total,
+    transport_leftovers,
 )
 from testbed import MotoServer
 
@@ -73,13 +74,7 @@ def test_megabyte_argument_and_five_megabyte_result_travel_through_s3(
     assert fexec.call_async(blob_size, blob).result(timeout=DEADLINE) == 1 << 20
     assert len(fexec.call_async(make_blob, 5 << 20).result(timeout=DEADLINE)) == 5 << 20
     # Nothing of the transport is left behind in the bucket.
-    storage = lithops.Storage(config=lambda_config)
-    leftovers = [
-        k
-        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
-        if "/spill/" in k or "/batches/" in k
-    ]
-    assert leftovers == []
+    assert transport_leftovers(lithops.Storage(config=lambda_config)) == []
 
 
 def test_storage_and_s3_partitions_inside_the_function(

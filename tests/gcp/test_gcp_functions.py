@@ -22,6 +22,7 @@ from serverless_helpers import (
     raise_unusual,
     read_object,
     total,
+    transport_leftovers,
 )
 
 import lithops
@@ -89,13 +90,7 @@ def test_payloads_above_the_limit_travel_through_gcs_and_are_removed(
         blob = os.urandom(1 << 20)
         assert executor.call_async(blob_size, blob).result(timeout=DEADLINE) == 1 << 20
         assert len(executor.call_async(make_blob, 5 << 20).result(timeout=DEADLINE)) == 5 << 20
-    storage = lithops.Storage(config=gcf_config)
-    leftovers = [
-        k
-        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
-        if "/spill/" in k or "/batches/" in k
-    ]
-    assert leftovers == []
+    assert transport_leftovers(lithops.Storage(config=gcf_config)) == []
 
 
 def test_storage_and_gs_partitions_inside_the_function(
