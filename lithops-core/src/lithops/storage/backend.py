@@ -49,7 +49,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import IO, Any, Protocol, runtime_checkable
 
-from lithops.storage.chunks import ChunkStream
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 
 __all__ = [
@@ -226,6 +225,8 @@ def body_chunks(body: Body, block: int = 1 << 20) -> Any:
 def body_reader(body: Body) -> io.BufferedReader:
     """A readable binary file object over ``body``, whatever form ``put_object`` was given it
     in (for SDK uploads that take a file object)."""
+    from lithops.storage.chunks import ChunkStream  # lazily: not on a localhost client's path
+
     return io.BufferedReader(ChunkStream(body_chunks(body)))
 
 
