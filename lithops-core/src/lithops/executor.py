@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First: backends' warm-ups (the localhost worker template) start before the imports below.
+import lithops.plugins.prestart  # noqa: F401
+
+# isort: split
 import functools
 import itertools
 import logging

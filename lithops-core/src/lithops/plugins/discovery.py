@@ -2,13 +2,13 @@
 
 Scanning every installed distribution's metadata (and importing ``importlib.metadata``, which
 brings ``email``, ``zipfile`` and ``csv``) costs tens of milliseconds at every client start. The
-scan's result is kept in ``~/.lithops/cache/entry_points.json`` with what it was read from: for
-each directory of ``sys.path``, its modification time and the ``entry_points.txt`` of every
-distribution in it (name and modification time). A directory whose mtime is unchanged is
-trusted as is; one whose mtime changed (the working directory, say, where scripts write files)
-is listed again, and the cache still holds if its distributions and their entry points are the
-same. Installing, upgrading, reinstalling or removing a distribution changes what is listed,
-and the next start scans. ``LITHOPS_PLUGIN_CACHE=0`` always scans.
+scan's result is kept in ``~/.lithops/cache/entry_points.json`` (one file per group) with what
+it was read from: for each directory of ``sys.path``, its modification time and the
+``entry_points.txt`` of every distribution in it (name and modification time). A directory
+whose mtime is unchanged is trusted as is; one whose mtime changed (the working directory, say,
+where scripts write files) is listed again, and the cache still holds if its distributions and
+their entry points are the same. Installing, upgrading, reinstalling or removing a distribution
+changes what is listed, and the next start scans. ``LITHOPS_PLUGIN_CACHE=0`` always scans.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,39 @@ CACHE_VERSION = 2
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
 
 
-@dataclass(frozen=True)
 class _Dist:
-    name: str
+    """The distribution an entry point comes from (as much of it as the core uses)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-@dataclass(frozen=True)
 class PluginEntry:
-    """An entry point of the ``lithops`` group: ``name = module[:attr]`` from ``dist``."""
+    """An entry point of a ``lithops`` group: ``name = module[:attr]`` from ``dist``.
 
-    name: str
-    value: str
-    dist: _Dist
+    A plain class rather than a dataclass: this module is imported before a client's first
+    warm-up hook runs (see :mod:`lithops.plugins.prestart`), and dataclasses bring ``inspect``.
+    """
+
+    __slots__ = ("dist", "name", "value")
+
+    def __init__(self, name: str, value: str, dist: _Dist) -> None:
+        self.name = name
+        self.value = value
+        self.dist = dist
+
+    def __repr__(self) -> str:
+        return f"PluginEntry({self.name!r}, {self.value!r}, dist={self.dist.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PluginEntry):
+            return NotImplemented
+        return (self.name, self.value, self.dist.name) == (other.name, other.value, other.dist.name)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.value, self.dist.name))
 
     def load(self) -> Any:
         module_name, _, attr = self.value.partition(":")
@@ -90,8 +110,9 @@ def _still_valid(cached: Any) -> bool:
     return not any(dists for path, (_, dists) in cached.items() if path not in now)
 
 
-def _cache_file() -> Path:
-    return Path(os.path.expanduser("~")) / ".lithops" / "cache" / "entry_points.json"
+def _cache_file(group: str) -> Path:
+    name = "entry_points.json" if group == "lithops" else f"entry_points.{group}.json"
+    return Path(os.path.expanduser("~")) / ".lithops" / "cache" / name
 
 
 def _scan(group: str) -> list[PluginEntry]:
@@ -108,7 +129,7 @@ def find_entry_points(group: str) -> list[PluginEntry]:
     """The entry points of ``group``, from the cache when no distribution changed."""
     if os.environ.get("LITHOPS_PLUGIN_CACHE", "1") == "0":
         return _scan(group)
-    cache = _cache_file()
+    cache = _cache_file(group)
     try:
         data = json.loads(cache.read_text())
         current = data.get("version") == CACHE_VERSION and data.get("group") == group
