@@ -31,8 +31,18 @@ its own (for a deploy's or metadata call's requests).
 
 from __future__ import annotations
 
-from lithops.serverless.handle import EVENT_OVERHEAD, ServerlessHandle, split_batch, storage_of
-from lithops.serverless.retry import RETRY_WINDOW_S, Retry, retry_with_backoff
+from typing import TYPE_CHECKING
+
+from lithops.lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from lithops.serverless.handle import (
+        EVENT_OVERHEAD,
+        ServerlessHandle,
+        split_batch,
+        storage_of,
+    )
+    from lithops.serverless.retry import RETRY_WINDOW_S, Retry, retry_with_backoff
 
 __all__ = [
     "EVENT_OVERHEAD",
@@ -43,3 +53,18 @@ __all__ = [
     "split_batch",
     "storage_of",
 ]
+
+# Loaded on first use (PEP 562): the core's serverless hooks load with every client, and a
+# client on localhost or standalone should not pay for the serverless machinery.
+_LAZY = {
+    "EVENT_OVERHEAD": "lithops.serverless.handle",
+    "ServerlessHandle": "lithops.serverless.handle",
+    "split_batch": "lithops.serverless.handle",
+    "storage_of": "lithops.serverless.handle",
+    "RETRY_WINDOW_S": "lithops.serverless.retry",
+    "Retry": "lithops.serverless.retry",
+    "retry_with_backoff": "lithops.serverless.retry",
+}
+
+
+__getattr__ = lazy_getattr("lithops.serverless", _LAZY, globals())
