@@ -149,7 +149,6 @@ class AsyncResult:
         else:
             self._value = values[0] if self._single else values
         if self._finish is not None:
-            concurrent.futures.wait(self._futures)
             try:
                 self._finish(self._futures)
             except Exception:
@@ -277,9 +276,20 @@ class Pool:
 
     def _finish(self, futures: list[ResponseFuture]) -> None:
         """Once ``futures`` are done: their streamed output written, their details exported."""
+        if self._feed is None and not mp_config.get_parameter(mp_config.EXPORT_EXECUTION_DETAILS):
+            return
+        concurrent.futures.wait(futures)
         if self._feed is not None:
             self._feed.sync()
         export_execution_details(self._executor, futures)
+
+    def _gathered(self, futures: list[ResponseFuture]) -> list[Any]:
+        """The results of ``futures``' chunks in order, collected in the calling thread (the
+        blocking methods need no collector thread); the first call's exception raised."""
+        try:
+            return [value for future in futures for value in future.result()]
+        finally:
+            self._finish(futures)
 
     def _async(
         self,
@@ -312,7 +322,8 @@ class Pool:
         self, func: Callable[..., Any], args: Iterable[Any] = (), kwds: dict[str, Any] | None = None
     ) -> Any:
         """``func(*args, **kwds)`` run as one call; blocks for its result."""
-        return self.apply_async(func, args, kwds).get()
+        item = (tuple(args), dict(kwds or {}))
+        return self._gathered(self._submit(func, [item], "apply", 1))[0]
 
     def map_async(
         self,
@@ -329,8 +340,8 @@ class Pool:
     def map(
         self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int | None = None
     ) -> list[Any]:
-        """``[func(x) for x in iterable]`` with every ``func(x)`` a call."""
-        return self.map_async(func, iterable, chunksize).get()
+        """``[func(x) for x in iterable]``, the items sent ``chunksize`` per call."""
+        return self._gathered(self._submit(func, list(iterable), False, chunksize))
 
     def starmap_async(
         self,
@@ -350,8 +361,9 @@ class Pool:
         iterable: Iterable[Iterable[Any]],
         chunksize: int | None = None,
     ) -> list[Any]:
-        """``[func(*args) for args in iterable]`` with every ``func(*args)`` a call."""
-        return self.starmap_async(func, iterable, chunksize).get()
+        """``[func(*args) for args in iterable]``, the items sent ``chunksize`` per call."""
+        futures = self._submit(func, [tuple(i) for i in iterable], True, chunksize)
+        return self._gathered(futures)
 
     def imap(
         self, func: Callable[..., Any], iterable: Iterable[Any], chunksize: int = 1
