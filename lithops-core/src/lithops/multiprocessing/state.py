@@ -247,6 +247,10 @@ class _Channel(RedisObject):
     def __init__(self) -> None:
         super().__init__("a", "b")
 
+    def ends(self) -> tuple[str, str]:
+        """The keys of the two inboxes."""
+        return self._k("a"), self._k("b")
+
     def push(self, key: str, data: bytes) -> None:
         pipe = self._pipeline()
         pipe.rpush(key, data)
@@ -274,7 +278,7 @@ def Pipe(duplex: bool = True) -> tuple[Connection, Connection]:
     """:func:`multiprocessing.Pipe`: two connected ends (one-way when ``duplex=False``:
     the first end receives, the second sends)."""
     channel = _Channel()
-    a, b = channel._k("a"), channel._k("b")
+    a, b = channel.ends()
     if duplex:
         return Connection(channel, a, b, True), Connection(channel, b, a, True)
     return Connection(channel, a, None, True), Connection(channel, "", a, False)
