@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ __all__ = [
     "PeerSet",
     "ProbeOutcome",
     "Session",
+    "compile_sources",
     "ensure_lithops38",
 ]
 
@@ -166,6 +167,22 @@ class Session:
         return _RunOutput(stdout, stderr, rc, wall, started_at, note)
 
 
+def compile_sources(log: Callable[[str], None]) -> None:
+    """Write the bytecode of our distributions and of Lithops 3.8's venv, if it exists.
+
+    pip compiles what it installs; an editable checkout has only what earlier runs wrote.
+    """
+    repo = Path(__file__).resolve().parents[1]
+    targets = [str(src) for src in sorted(repo.glob("lithops-*/src"))]
+    if LITHOPS38_VENV.exists():
+        targets.append(str(LITHOPS38_VENV / "lib"))
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *targets], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        log(f"compileall exited {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}")
+
+
 @dataclass
 class _RunOutput:
     stdout: str
@@ -248,6 +265,10 @@ class PeerSet:
         env = dict(os.environ)
         env["BENCH_RUN_ID"] = run_id
         env["PYTHONUNBUFFERED"] = "1"
+        # Every peer starts from bytecode written once (compile_sources), as after a pip
+        # install; a shell's PYTHONDONTWRITEBYTECODE would leave edited modules to be compiled
+        # again at every cold start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         # Zero config for our executor and PPE; Lithops 3.8 gets exactly the file below.
         env.pop("LITHOPS_CONFIG_FILE", None)
         python = sys.executable

@@ -23,7 +23,7 @@ if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
 from machine import describe_machine, load_average  # noqa: E402 (needs the path above)
-from peers import PEER_LABELS, PEERS, PeerSet, ensure_lithops38  # noqa: E402
+from peers import PEER_LABELS, PEERS, PeerSet, compile_sources, ensure_lithops38  # noqa: E402
 from registry import SCENARIOS, BenchContext, ScenarioReport  # noqa: E402
 from report import render_markdown, render_table  # noqa: E402
 
@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
     if "lithops38" in peers:
         ensure_lithops38(log)
 
+    compile_sources(log)
     machine = describe_machine()
     ctx = BenchContext(peers=PeerSet(peers), quick=args.quick, log=log)
     results: list[tuple[str, ScenarioReport]] = []

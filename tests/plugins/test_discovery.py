@@ -49,6 +49,8 @@ def test_a_removed_distribution_disappears(site: Path) -> None:
 
 
 def test_a_warm_client_start_does_not_scan_distributions(tmp_path: Path) -> None:
+    """Also when the working directory (on sys.path for ``python -c``) changed in between:
+    scripts write files there, which must not cost every start a scan."""
     probe = (
         "import sys\n"
         "from lithops.plugins.manager import get_plugin_host\n"
@@ -57,10 +59,36 @@ def test_a_warm_client_start_does_not_scan_distributions(tmp_path: Path) -> None
     )
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("LITHOPS_PLUGIN_CACHE", None)
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def start() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=work,
+            check=True,
         ).stdout.strip()
-        for _ in range(2)
-    ]
-    assert runs == ["True", "False"]  # the first start scans and writes the cache
+
+    first = start()  # scans and writes the cache
+    time.sleep(0.01)
+    (work / "output.csv").write_text("a file the last run wrote\n")
+    second = start()
+    assert [first, second] == ["True", "False"]
+
+
+def test_a_distribution_in_the_working_directory_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend("")
+    before = {e.name for e in find_entry_points("lithops")}
+    time.sleep(0.01)
+    _install(work, "lithops-here", "lithops_here")
+    after = {e.name for e in find_entry_points("lithops")}
+    assert "lithops_here" not in before and "lithops_here" in after

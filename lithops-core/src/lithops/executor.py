@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+# First: backends' warm-ups (the localhost worker template) start before the imports below.
+import lithops.plugins.prestart  # noqa: F401
+
+# isort: split
 import functools
 import itertools
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,7 +37,7 @@ from lithops.cleanup import clean_all
 
 logger = logging.getLogger("lithops")
 
-_session = uuid.uuid4().hex[:6]
+_session = os.urandom(3).hex()
 _executor_counter = itertools.count()
 
 
@@ -42,7 +45,7 @@ def _new_session() -> None:
     """A forked process (a worker opening its own executor) names its executors afresh, so
     their ids (and the storage keys under them) never repeat its parent's or a sibling's."""
     global _session, _executor_counter
-    _session = uuid.uuid4().hex[:6]
+    _session = os.urandom(3).hex()
     _executor_counter = itertools.count()
 
 

@@ -8,7 +8,6 @@ line, flushed as they arrive, so ``lithops logs poll`` in another process shows 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,6 +54,8 @@ class LogRecorder:
             self._files.clear()
 
     def remove(self) -> None:
+        import shutil  # shutil brings bz2 and lzma: not on the cold path
+
         self.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 

@@ -37,7 +37,6 @@ import itertools
 import logging
 import math
 import pickle
-import statistics
 import threading
 import time
 from collections import deque
@@ -935,6 +934,8 @@ def stragglers(calls: Sequence[_Call], now: float) -> list[_Call] | None:
         return []
     if not finished:
         return []
+    import statistics  # only once backups are considered: not on the cold path
+
     limit = max(BACKUP_SLOW_FACTOR * statistics.median(finished), BACKUP_MIN_RUNNING_S)
     return [c for c in running if c.started and not c.backups and now - c.started > limit]
 

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import os
 import pickle
-import platform
 import socket
 import struct
+import sys
 from typing import IO, Any
 
 from lithops.errors import WireVersionError
@@ -123,8 +123,7 @@ def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
 
 
 def _python_minor() -> str:
-    major, minor, _ = platform.python_version_tuple()
-    return f"{major}.{minor}"
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def write_message(stream: IO[bytes], message: dict[str, Any]) -> None:

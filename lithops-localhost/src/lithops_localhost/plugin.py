@@ -7,6 +7,9 @@ handle, a view of the shared pool whose events are routed back to that executor 
 
 from __future__ import annotations
 
+import lithops_localhost.early  # noqa: F401  (first: it starts the worker template)
+
+# isort: split
 import atexit
 import os
 import sys
@@ -235,24 +238,6 @@ def lithops_release(handle: Any, dismantle: bool) -> bool | None:
     if dismantle:
         handle.pool.close()
     return True
-
-
-def _start_template_early() -> None:
-    """The default environment's worker template starts as soon as the plugin loads (see
-    :func:`lithops_localhost.forkserver.start_spare`): by the first map it is ready to fork."""
-    from lithops_localhost.launcher import default_launcher_kind
-
-    if default_launcher_kind() != "forkserver":
-        return
-    from lithops_localhost.forkserver import start_spare
-
-    try:
-        start_spare()
-    except BackendUnavailableError:
-        pass  # the first pool reports it
-
-
-_start_template_early()
 
 
 def _forget_pools_in_child() -> None:

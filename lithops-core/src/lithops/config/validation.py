@@ -8,7 +8,6 @@ shared by machines with different backends installed.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -58,6 +57,8 @@ _TYPE_NAMES = {
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """``" Did you mean 'x'?"`` for the closest choice to ``word``, or ``""`` when none is close."""
+    import difflib  # only for an error message: not on the cold path
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else ""
 

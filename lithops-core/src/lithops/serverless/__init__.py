@@ -31,8 +31,17 @@ its own (for a deploy's or metadata call's requests).
 
 from __future__ import annotations
 
-from lithops.serverless.handle import EVENT_OVERHEAD, ServerlessHandle, split_batch, storage_of
-from lithops.serverless.retry import RETRY_WINDOW_S, Retry, retry_with_backoff
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lithops.serverless.handle import (
+        EVENT_OVERHEAD,
+        ServerlessHandle,
+        split_batch,
+        storage_of,
+    )
+    from lithops.serverless.retry import RETRY_WINDOW_S, Retry, retry_with_backoff
 
 __all__ = [
     "EVENT_OVERHEAD",
@@ -43,3 +52,24 @@ __all__ = [
     "split_batch",
     "storage_of",
 ]
+
+# Loaded on first use (PEP 562): the core's serverless hooks load with every client, and a
+# client on localhost or standalone should not pay for the serverless machinery.
+_LAZY = {
+    "EVENT_OVERHEAD": "lithops.serverless.handle",
+    "ServerlessHandle": "lithops.serverless.handle",
+    "split_batch": "lithops.serverless.handle",
+    "storage_of": "lithops.serverless.handle",
+    "RETRY_WINDOW_S": "lithops.serverless.retry",
+    "Retry": "lithops.serverless.retry",
+    "retry_with_backoff": "lithops.serverless.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -4,18 +4,28 @@ backend's plugin module implements only registration and provision."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from lithops.plugins import hookimpl
 from lithops.plugins.types import CallBatch, CallKey
-from lithops.serverless.handle import ServerlessHandle
+
+if TYPE_CHECKING:
+    from lithops.serverless.handle import ServerlessHandle
 
 __all__ = ["lithops_cancel", "lithops_invoke", "lithops_release"]
 
 
+def _serverless(handle: Any) -> TypeGuard[ServerlessHandle]:
+    # No ServerlessHandle exists before its module is imported, and this check must not import
+    # it: these hooks load with every client, most of which never touch a serverless backend.
+    module = sys.modules.get("lithops.serverless.handle")
+    return module is not None and isinstance(handle, module.ServerlessHandle)
+
+
 @hookimpl
 def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
-    if not isinstance(handle, ServerlessHandle):
+    if not _serverless(handle):
         return None
     handle.invoke(batch)
     return True
@@ -23,7 +33,7 @@ def lithops_invoke(handle: Any, batch: CallBatch) -> bool | None:
 
 @hookimpl
 def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
-    if not isinstance(handle, ServerlessHandle):
+    if not _serverless(handle):
         return None
     handle.cancel(keys)
     return True
@@ -31,7 +41,7 @@ def lithops_cancel(handle: Any, keys: list[CallKey]) -> bool | None:
 
 @hookimpl
 def lithops_release(handle: Any, dismantle: bool) -> bool | None:
-    if not isinstance(handle, ServerlessHandle):
+    if not _serverless(handle):
         return None
     handle.release(dismantle)
     return True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-import shutil
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -251,6 +250,8 @@ class Storage:
             with open(dest, "wb") as out:
                 out.write(src)
             return True
+        import shutil  # shutil brings bz2 and lzma: not on the cold path
+
         with src, open(dest, "wb") as out:
             shutil.copyfileobj(src, out)
         return True

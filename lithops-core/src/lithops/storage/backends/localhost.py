@@ -19,12 +19,8 @@ object or the new one, never half of one, and listings never see the temporary f
 
 from __future__ import annotations
 
-import datetime as _dt
-import email.utils
 import fnmatch
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -116,6 +112,8 @@ class LocalhostStorageBackend:
         path = self._path(bucket, key)
         tmp_dir = os.path.join(self.root, _TMP_DIR)
         os.makedirs(tmp_dir, exist_ok=True)
+        import tempfile  # lazily, like shutil below: not on a client's cold path
+
         fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -202,10 +200,15 @@ class LocalhostStorageBackend:
         parent = os.path.dirname(dest)
         if parent:
             os.makedirs(parent, exist_ok=True)
+        import shutil
+
         shutil.copyfile(src, dest)
         return True
 
     def head_object(self, bucket: str, key: str) -> dict[str, Any]:
+        import datetime as _dt
+        import email.utils  # email is a package of 15 modules: not on a client's cold path
+
         st = os.stat(self._file(bucket, key))
         modified = _dt.datetime.fromtimestamp(st.st_mtime, tz=_dt.timezone.utc)
         # Not a content hash (that would read the whole file): changes when the file does.
@@ -227,6 +230,8 @@ class LocalhostStorageBackend:
     def list_objects(
         self, bucket: str, prefix: str | None = None, match_pattern: str | None = None
     ) -> list[dict[str, Any]]:
+        import datetime as _dt
+
         found = []
         for key, path in self._walk(bucket, prefix or ""):
             if match_pattern is not None and not fnmatch.fnmatchcase(key, match_pattern):
