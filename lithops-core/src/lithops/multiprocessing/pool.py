@@ -219,6 +219,7 @@ class Pool:
         if initializer is not None and not callable(initializer):
             raise TypeError("initializer must be a callable")
         self._processes = processes
+        self._size = processes or cpu_count()  # fixed at creation, as a stdlib pool's
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._token = f"{id(self):x}-{time.time_ns():x}-{next(_token_counter)}"
@@ -248,8 +249,7 @@ class Pool:
 
     def _default_chunksize(self, n: int) -> int:
         """multiprocessing's choice: about four chunks per pool process."""
-        processes = self._processes or cpu_count()
-        size, extra = divmod(n, processes * 4)
+        size, extra = divmod(n, self._size * 4)
         return size + 1 if extra else max(size, 1)
 
     def _submit(
