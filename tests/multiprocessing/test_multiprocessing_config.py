@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,36 @@ def test_stream_stdout_writes_what_calls_print_before_join_and_get_return(
     assert "before the failure" in captured.out
     assert "KeyError: 'boom'" in captured.err  # the traceback, as a local child shows it
     assert configured.keys() == []  # pub/sub channels are not keys
+
+
+def test_stream_stdout_publishes_only_what_the_calls_thread_prints(
+    configured: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backend may run calls in threads of one process: another thread's prints stay out
+    of the call's stream."""
+    from lithops.multiprocessing.connection import settings
+    from lithops.multiprocessing.stdout_stream import feed_for, streaming
+
+    feed = feed_for(settings())
+    inside, printed = threading.Event(), threading.Event()
+
+    def call() -> None:
+        with streaming(feed.target):
+            inside.set()
+            assert printed.wait(15)
+            print("printed by the call")
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    assert inside.wait(15)
+    print("printed by another thread")
+    printed.set()
+    thread.join(15)
+    feed.sync()
+    out = capsys.readouterr().out
+    assert out.count("printed by the call") == 2  # where it went anyway, and the feed's copy
+    assert out.count("printed by another thread") == 1
+    assert "Router" not in type(sys.stdout).__name__  # removed once no call streams
 
 
 def test_without_stream_stdout_calls_print_nothing_here(

@@ -1,7 +1,8 @@
 """``STREAM_STDOUT``: what processes and pool tasks print, on this terminal as they print it.
 
-In the call, :func:`streaming` tees ``sys.stdout``/``sys.stderr``: the call's own output is
-kept as usual, and each complete line is also published on a Redis pub/sub channel. In the
+In the call, :func:`streaming` routes ``sys.stdout``/``sys.stderr``: the call's own output is
+kept as usual, and each complete line the call's thread prints is also published on a Redis
+pub/sub channel. In the
 caller, one :class:`OutputFeed` per Redis server (a daemon thread, subscribed before any call
 starts) writes what arrives to ``sys.stdout``/``sys.stderr``. :meth:`OutputFeed.sync` publishes
 a marker and waits until the feed has seen it: Redis delivers a channel's messages in the order
@@ -45,63 +46,109 @@ class StreamTarget:
     channel: str
 
 
-class _Tee(io.TextIOBase):
-    """Writes through to ``inner`` and publishes complete lines (the rest at ``flush``)."""
+class _Publisher:
+    """One call's lines of one stream: complete lines published as printed, the rest at
+    ``flush``."""
 
-    def __init__(self, inner: TextIO, target: StreamTarget, kind: bytes) -> None:
-        self.inner = inner
+    def __init__(self, target: StreamTarget, kind: bytes) -> None:
         self._target = target
         self._kind = kind
         self._partial = ""
-        self._lock = threading.Lock()
+
+    def add(self, text: str) -> None:
+        self._partial += text
+        head, newline, tail = self._partial.rpartition("\n")
+        if newline:
+            self._partial = tail
+            self._publish(head + newline)
+
+    def flush(self) -> None:
+        pending, self._partial = self._partial, ""
+        if pending:
+            self._publish(pending)
+
+    def _publish(self, text: str) -> bool:
+        try:
+            data = self._kind + text.encode()
+            conn.call(self._target.where, "publish", self._target.channel, data)
+        except LithopsError as exc:  # the output stays in the call's own log
+            logger.warning("STREAM_STDOUT: %s", exc)
+            return False
+        return True
+
+
+#: The publishers of the call the current thread runs, by stream (``_OUT``/``_ERR``).
+_running = threading.local()
+
+
+class _Router(io.TextIOBase):
+    """Installed as ``sys.stdout``/``sys.stderr`` while calls stream: writes through to
+    ``inner`` and hands the text to the publisher of the calling thread's call, if any (a
+    backend may run several calls in threads of one process)."""
+
+    def __init__(self, inner: TextIO, kind: bytes) -> None:
+        self.inner = inner
+        self._kind = kind
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.inner.write(text)
-        with self._lock:
-            self._partial += text
-            head, newline, tail = self._partial.rpartition("\n")
-            if not newline:
-                return len(text)
-            self._partial = tail
-        self._publish(head + newline)
-        return len(text)
+        written = self.inner.write(text)
+        publisher = getattr(_running, "publishers", {}).get(self._kind)
+        if publisher is not None:
+            publisher.add(text)
+        return written
 
     def flush(self) -> None:
-        with self._lock:
-            pending, self._partial = self._partial, ""
-        if pending:
-            self._publish(pending)
         self.inner.flush()
 
-    def _publish(self, text: str) -> None:
-        try:
-            data = self._kind + text.encode()
-            conn.call(self._target.where, "publish", self._target.channel, data)
-        except LithopsError as exc:  # the output stays in the call's own log
-            self.inner.write(f"[lithops.multiprocessing] STREAM_STDOUT: {exc}\n")
+
+_routers_lock = threading.Lock()
+_streaming_calls = 0
+
+
+def _install_routers() -> None:
+    global _streaming_calls
+    with _routers_lock:
+        _streaming_calls += 1
+        if not isinstance(sys.stdout, _Router):
+            sys.stdout = _Router(sys.stdout, _OUT)
+        if not isinstance(sys.stderr, _Router):
+            sys.stderr = _Router(sys.stderr, _ERR)
+
+
+def _remove_routers() -> None:
+    global _streaming_calls
+    with _routers_lock:
+        _streaming_calls -= 1
+        if _streaming_calls > 0:
+            return
+        if isinstance(sys.stdout, _Router):
+            sys.stdout = sys.stdout.inner
+        if isinstance(sys.stderr, _Router):
+            sys.stderr = sys.stderr.inner
 
 
 @contextmanager
 def streaming(target: StreamTarget | None) -> Iterator[None]:
-    """Tee this call's stdout and stderr to ``target`` (nothing when None)."""
+    """Publish what this thread prints to ``target`` (nothing when None) while the call runs;
+    the output still goes where it went before."""
     if target is None:
         yield
         return
-    out = _Tee(sys.stdout, target, _OUT)
-    err = _Tee(sys.stderr, target, _ERR)
-    sys.stdout, sys.stderr = out, err
+    publishers = {_OUT: _Publisher(target, _OUT), _ERR: _Publisher(target, _ERR)}
+    _install_routers()
+    _running.publishers = publishers
     try:
         yield
     finally:
-        for tee in (out, err):
-            tee.flush()
-        if sys.stdout is out:
-            sys.stdout = out.inner
-        if sys.stderr is err:
-            sys.stderr = err.inner
+        _running.publishers = {}
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        for publisher in publishers.values():
+            publisher.flush()
+        _remove_routers()
 
 
 class OutputFeed:
