@@ -77,3 +77,43 @@ def test_bar_program_same_output_on_lambda(
     assert "value 60 [0, 0, 0]" in expected
     assert ours == expected
     assert redis_server.keys() == []  # nothing left after a clean exit
+
+
+STREAMING_PROGRAM = """
+import os
+import lithops.multiprocessing as mp
+from lithops.multiprocessing import config
+
+def hello(n):
+    print(f"hello {n} in a Lambda:", bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")))
+
+if __name__ == "__main__":
+    config.set_parameter(config.STREAM_STDOUT, True)
+    p = mp.Process(target=hello, args=(1,))
+    p.start()
+    p.join()
+    print("joined")
+    with mp.Pool(2) as pool:
+        pool.map(hello, [2, 3])
+    print("mapped")
+"""
+
+
+@pytest.mark.timeout(300)
+def test_stream_stdout_shows_what_lambda_calls_print(
+    lambda_config: dict[str, Any], redis_server: RedisServer, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({**lambda_config, "redis": redis_server.section()}))
+    program = tmp_path / "streaming.py"
+    program.write_text(STREAMING_PROGRAM)
+    out = subprocess.run(
+        [sys.executable, str(program)],
+        env={**os.environ, "LITHOPS_CONFIG_FILE": str(config_file)},
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["hello 1 in a Lambda: True", "joined"], lines
+    assert sorted(lines[2:4]) == ["hello 2 in a Lambda: True", "hello 3 in a Lambda: True"]
+    assert lines[4:] == ["mapped"]
