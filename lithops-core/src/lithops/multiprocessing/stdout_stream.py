@@ -27,7 +27,7 @@ from typing import TextIO
 from lithops.errors import LithopsError
 from lithops.multiprocessing import config as mp_config
 from lithops.multiprocessing import connection as conn
-from lithops.multiprocessing.connection import KEY_PREFIX, RedisSettings
+from lithops.multiprocessing.connection import KEY_PREFIX, RedisSettings, RedisUnavailableError
 
 __all__ = ["OutputFeed", "StreamTarget", "current_feed", "feed_for", "streaming"]
 
@@ -163,7 +163,10 @@ class OutputFeed:
             while True:
                 message = self._pubsub.get_message(timeout=5.0)
                 if message is None:
-                    raise TimeoutError(f"no SUBSCRIBE confirmation from {where.where}")
+                    raise RedisUnavailableError(
+                        f"the Redis server at {where.where} did not confirm the STREAM_STDOUT "
+                        f"subscription within 5 s; check the 'redis' config section"
+                    )
                 if message["type"] == "subscribe":
                     return
 
@@ -207,7 +210,8 @@ class OutputFeed:
                 pass
 
     def sync(self) -> None:
-        """Return once everything published so far on the channel has been written."""
+        """Return once everything published so far on the channel has been written (at most
+        ``SYNC_TIMEOUT_S``; a lost server is logged: the results do not depend on it)."""
         if self._stopped.is_set():
             return
         token = uuid.uuid4().hex.encode()
@@ -216,10 +220,11 @@ class OutputFeed:
             self._waiting[token] = done
         try:
             conn.call(self.target.where, "publish", self.target.channel, _SYNC + token)
-        except LithopsError:
+        except LithopsError as exc:
             with self._lock:
                 self._waiting.pop(token, None)
-            raise
+            logger.warning("STREAM_STDOUT: %s", exc)
+            return
         if not done.wait(SYNC_TIMEOUT_S):
             logger.warning("STREAM_STDOUT: the output feed lags more than %s s", SYNC_TIMEOUT_S)
 
