@@ -150,6 +150,26 @@ def test_a_failing_action_breaks_the_barrier(configured: RedisServer) -> None:
     assert barrier.broken
 
 
+@pytest.mark.parametrize("with_action", [False, True])
+def test_arrivals_past_parties_wait_for_the_next_round(
+    configured: RedisServer, with_action: bool
+) -> None:
+    rounds: list[int] = []
+    barrier = lmp.Barrier(2, action=(lambda: rounds.append(1)) if with_action else None)
+    waiters = [in_thread(lambda: barrier.wait(30)) for _ in range(3)]
+    wait_until(lambda: sum(1 for _, out in waiters if out) == 2)
+    assert barrier.n_waiting == 1  # the third waits for a partner of its own round
+    index = barrier.wait(30)
+    for thread, _ in waiters:
+        thread.join(15)
+    assert sorted([index, *(out[0] for _, out in waiters)]) == [0, 0, 1, 1]
+    assert rounds == ([1, 1] if with_action else [])
+    assert not barrier.broken
+    wait_until(lambda: no_tickets(configured))
+    names = configured.keys()
+    assert not [k for k in names if b":released:" in k]
+
+
 def meet(barrier: Any, results: Any) -> None:
     try:
         results.put(("passed", barrier.wait(60)))

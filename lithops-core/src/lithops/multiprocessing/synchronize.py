@@ -278,27 +278,48 @@ class Condition(RedisObject):
 
 # -- barriers ----------------------------------------------------------------------------------
 
-#: KEYS: state, waiters, ticket. ARGV: parties, ttl. -1 when broken, else the arrival's count
-#: (the last arrival, count == parties, is not registered: it releases the others).
-_BARRIER_ARRIVE = """
-if redis.call('hget', KEYS[1], 'broken') == '1' then return -1 end
+#: KEYS: state, waiters, ticket. ARGV: parties, ttl, has_action (1/0), the prefix of the
+#: generations' ``released`` keys. Returns ``{count, generation}`` (count -1: broken). The last
+#: arrival (count == parties) starts the next generation at once, so later arrivals wait for
+#: that one: without an action it wakes this generation's waiters here; with one, it moves
+#: them to this generation's ``released`` list and wakes them once the action has run.
+_BARRIER_ARRIVE = (
+    WAKE_LUA
+    + """
+local generation = tonumber(redis.call('hget', KEYS[1], 'generation') or '0')
+if redis.call('hget', KEYS[1], 'broken') == '1' then return {-1, generation} end
 local count = redis.call('hincrby', KEYS[1], 'count', 1)
 redis.call('expire', KEYS[1], ARGV[2])
-if count >= tonumber(ARGV[1]) then return count end
+if count >= tonumber(ARGV[1]) then
+  redis.call('hset', KEYS[1], 'count', 0)
+  redis.call('hincrby', KEYS[1], 'generation', 1)
+  if ARGV[3] == '1' then
+    if redis.call('exists', KEYS[2]) == 1 then
+      local released = ARGV[4] .. generation
+      redis.call('rename', KEYS[2], released)
+      redis.call('expire', released, ARGV[2])
+    end
+  else
+    wake(KEYS[2], -1, 'go', ARGV[2])
+  end
+  return {count, generation}
+end
 redis.call('rpush', KEYS[2], KEYS[3])
 redis.call('expire', KEYS[2], ARGV[2])
-return count
+return {count, generation}
 """
+)
 
-#: KEYS: state, waiters. ARGV: ttl. -1 when broken meanwhile; else a new generation begins.
+#: KEYS: state, released. ARGV: ttl. After the action: wakes the generation (-1 and
+#: BrokenBarrierError for all when the barrier broke meanwhile).
 _BARRIER_RELEASE = (
     WAKE_LUA
     + """
-if redis.call('hget', KEYS[1], 'broken') == '1' then return -1 end
+if redis.call('hget', KEYS[1], 'broken') == '1' then
+  wake(KEYS[2], -1, 'broken', ARGV[1])
+  return -1
+end
 wake(KEYS[2], -1, 'go', ARGV[1])
-redis.call('hset', KEYS[1], 'count', 0)
-redis.call('hincrby', KEYS[1], 'generation', 1)
-redis.call('expire', KEYS[1], ARGV[1])
 return 0
 """
 )
@@ -326,13 +347,19 @@ return 0
 """
 )
 
-#: KEYS: state, waiters, ticket. ARGV: ttl. A waiter whose timeout passed: breaks the barrier
-#: (nil), unless a token reached its ticket first (that token).
+#: KEYS: state, waiters, ticket, released. ARGV: ttl. A waiter whose timeout passed breaks
+#: the barrier (nil) while its ticket is still waiting (also in a generation whose action
+#: runs), unless a token reached it first (that token).
 _BARRIER_TIMEOUT = (
     WAKE_LUA
     + _BREAK_LUA
     + """
-if redis.call('lrem', KEYS[2], 1, KEYS[3]) == 1 then
+local waiting = redis.call('lrem', KEYS[2], 1, KEYS[3]) == 1
+if not waiting and redis.call('lrem', KEYS[4], 1, KEYS[3]) == 1 then
+  waiting = true
+  wake(KEYS[4], -1, 'broken', ARGV[1])
+end
+if waiting then
   break_barrier(KEYS[1], KEYS[2], ARGV[1])
   return false
 end
@@ -345,7 +372,8 @@ class Barrier(RedisObject):
     """:class:`multiprocessing.Barrier` for ``parties`` processes: reusable, with ``abort``,
     ``reset`` and ``broken``; a wait that times out breaks it, as in :mod:`threading`
     (:class:`threading.BrokenBarrierError` for every waiter then, and for later waits until
-    :meth:`reset`). ``action`` runs in the last process to arrive, before the others go."""
+    :meth:`reset`). ``action`` runs in the last process to arrive, before the others go;
+    arrivals past ``parties`` wait for the next round."""
 
     _kind = "barrier"
 
@@ -357,43 +385,54 @@ class Barrier(RedisObject):
         self._action = action
         self._timeout = timeout
 
-    def _both(self) -> list[str]:
-        return [self._k("state"), self._k("waiters")]
+    def _released(self, generation: int) -> str:
+        """The list of a generation's waiters while its action runs (gone once woken)."""
+        return f"{self._base}:released:{generation}"
+
+    def _arrive(self, ticket: str) -> tuple[int, int]:
+        keys = [self._k("state"), self._k("waiters"), ticket]
+        prefix = self._released(0)[:-1]
+        has_action = int(self._action is not None)
+        found = self._script(_BARRIER_ARRIVE, keys, self._parties, self._ttl, has_action, prefix)
+        return int(found[0]), int(found[1])
 
     def wait(self, timeout: float | None = None) -> int:
         timeout = self._timeout if timeout is None else timeout
         ticket = self._ticket()
-        arrived = int(
-            self._script(_BARRIER_ARRIVE, [*self._both(), ticket], self._parties, self._ttl)
-        )
+        state, waiters = self._k("state"), self._k("waiters")
+        arrived, generation = self._arrive(ticket)
         if arrived < 0:
             raise threading.BrokenBarrierError
+        released = self._released(generation)
         index = arrived - 1
         if arrived >= self._parties:
             if self._action is not None:
                 try:
                     self._action()
                 except BaseException:
-                    self.abort()
+                    self._script(_BARRIER_ABORT, [state, waiters], self._ttl)
+                    self._script(_BARRIER_RELEASE, [state, released], self._ttl)
                     raise
-            if int(self._script(_BARRIER_RELEASE, self._both(), self._ttl)) < 0:
-                raise threading.BrokenBarrierError
+                if int(self._script(_BARRIER_RELEASE, [state, released], self._ttl)) < 0:
+                    raise threading.BrokenBarrierError
             return index
         token = self._pop(ticket, timeout)
         if token is None:
-            found = self._script(_BARRIER_TIMEOUT, [*self._both(), ticket], self._ttl)
+            found = self._script(_BARRIER_TIMEOUT, [state, waiters, ticket, released], self._ttl)
             token = None if found is None else bytes(found)
+            if token is None:  # still listed: it broke the barrier
+                raise threading.BrokenBarrierError
         if token != b"go":
             raise threading.BrokenBarrierError
         return index
 
     def abort(self) -> None:
         """Break the barrier: current and later waits raise BrokenBarrierError."""
-        self._script(_BARRIER_ABORT, self._both(), self._ttl)
+        self._script(_BARRIER_ABORT, [self._k("state"), self._k("waiters")], self._ttl)
 
     def reset(self) -> None:
         """Back to the empty, unbroken state; current waiters get BrokenBarrierError."""
-        self._script(_BARRIER_RESET, self._both(), self._ttl)
+        self._script(_BARRIER_RESET, [self._k("state"), self._k("waiters")], self._ttl)
 
     @property
     def parties(self) -> int:
