@@ -319,6 +319,26 @@ def test_wake_ups_are_not_lost_and_timeouts_are_honoured(configured: RedisServer
     assert no_tickets(configured)
 
 
+def test_condition_wait_releases_a_reentrant_lock_fully(configured: RedisServer) -> None:
+    cond = lmp.Condition(lmp.RLock())
+    ready = threading.Event()
+
+    def notifier() -> bool:
+        assert ready.wait(15)
+        with cond:  # only possible if the waiter released every level of the lock
+            cond.notify()
+        return True
+
+    thread, out = in_thread(notifier)
+    with cond, cond:  # acquired twice; leaving both blocks needs the depth restored
+        ready.set()
+        assert cond.wait(30)
+    thread.join(15)
+    assert out == [True]
+    with pytest.raises(AssertionError):
+        cond.release()
+
+
 def test_a_redis_that_dies_under_a_blocked_wait_is_a_clear_error(
     configured: RedisServer,
 ) -> None:

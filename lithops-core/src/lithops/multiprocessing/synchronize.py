@@ -136,6 +136,20 @@ return 0
 )
 
 
+#: KEYS: owner, count, waiters. ARGV: me, ttl. The recursion count released, -1 when not
+#: the owner.
+_RLOCK_RELEASE_ALL = (
+    WAKE_LUA
+    + """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return -1 end
+local count = tonumber(redis.call('get', KEYS[2]) or '1')
+redis.call('del', KEYS[1], KEYS[2])
+wake(KEYS[3], 1, '1', ARGV[2])
+return count
+"""
+)
+
+
 class RLock(RedisObject):
     """:class:`multiprocessing.RLock`: reentrant for the same thread of the same process;
     a release wakes one waiter, which then tries again."""
@@ -164,6 +178,20 @@ class RLock(RedisObject):
         keys = [self._k("owner"), self._k("count"), self._k("waiters")]
         if int(self._script(_RLOCK_RELEASE, keys, _me(), self._ttl)) < 0:
             raise AssertionError("cannot release un-acquired lock")
+
+    def release_all(self) -> int:
+        """Release however many times it was acquired (a Condition's wait); that count."""
+        keys = [self._k("owner"), self._k("count"), self._k("waiters")]
+        count = int(self._script(_RLOCK_RELEASE_ALL, keys, _me(), self._ttl))
+        if count < 0:
+            raise AssertionError("cannot release un-acquired lock")
+        return count
+
+    def acquire_restore(self, count: int) -> None:
+        """Acquire it again ``count`` times deep (after :meth:`release_all`)."""
+        self.acquire()
+        if count > 1:
+            self._call("set", self._k("count"), count, self._ttl)
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -250,11 +278,16 @@ class Condition(RedisObject):
         pipe.rpush(self._k("waiters"), ticket)
         pipe.expire(self._k("waiters"), self._ttl)
         self._run(pipe)  # registered before the lock goes: a notify after it wakes us
-        self._lock.release()
+        depth = self._lock.release_all() if isinstance(self._lock, RLock) else 0
+        if not depth:
+            self._lock.release()
         try:
             woken = self._await(self._k("waiters"), ticket, timeout) is not None
         finally:
-            self._lock.acquire()
+            if depth:
+                self._lock.acquire_restore(depth)
+            else:
+                self._lock.acquire()
         return woken
 
     def wait_for(self, predicate: Any, timeout: float | None = None) -> Any:
