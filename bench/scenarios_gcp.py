@@ -12,7 +12,6 @@ published figures are in the notes for comparison.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -21,27 +20,26 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from registry import BenchContext, Case, Check, Measurement, ScenarioReport, scenario
+from registry import BenchContext, ScenarioReport, scenario
+from serverless_dispatch import (
+    LITHOPS_DISPATCH_S,
+    LITHOPS_NOTICE_S,
+    MAX_WORKERS,
+    DispatchCases,
+    environment,
+    run_workload,
+)
 
 __all__ = ["gcp_functions_on_fakes"]
 
 REPO = Path(__file__).resolve().parent.parent
-CALLS = 1_000
-MAX_WORKERS = 16
 PROJECT = "lithops-bench"
 REGION = "us-east1"
-#: The rows' bars are the AWS rows' (Lithops' published figures on Lambda: all 1,000
-#: invocations sent in 1.4 s; completion noticed ~1.7 s after a call ends, by listing storage).
-LITHOPS_DISPATCH_S = 1.4
-LITHOPS_NOTICE_S = 1.7
 #: Lithops on Google Cloud Functions, its 2022 benchmark of 1,000 calls (as issue 9 cites it):
-#: p99 of the calls' start 65 s, 112 s in all (42 s on Lambda).
+#: p99 of the calls' start 65 s, 112 s in all (42 s on Lambda). The rows' bars are the AWS
+#: rows' (Lithops' published figures on Lambda).
 LITHOPS_GCF_P99_START_S = 65.0
 LITHOPS_GCF_TOTAL_S = 112.0
-
-
-def _noop(x: int) -> int:
-    return x
 
 
 def _env(storage_endpoint: str, home: str) -> dict[str, str]:
@@ -91,40 +89,6 @@ def _invoke_times(fexec: Any) -> list[float]:
     return sent
 
 
-def _one_map(fexec: Any) -> dict[str, float]:
-    sent = _invoke_times(fexec)
-    wall_start = time.time()  # the workers' timestamps are time.time() of this machine
-    start = time.perf_counter()
-    futures = fexec.map(_noop, range(CALLS))
-    queued = time.perf_counter() - start
-    assert fexec.get_result(futures, timeout=900) == list(range(CALLS))
-    done = time.perf_counter() - start
-    notice = [
-        f.stats["host_status_done_tstamp"] - f.stats["worker_end_tstamp"]
-        for f in futures
-        if "worker_end_tstamp" in f.stats and "host_status_done_tstamp" in f.stats
-    ]
-    began = sorted(
-        f.stats["worker_start_tstamp"] for f in futures if "worker_start_tstamp" in f.stats
-    )
-    return {
-        "queued": queued,
-        "first_wave": sorted(sent)[min(MAX_WORKERS, len(sent)) - 1] - start,
-        "last_sent": max(sent) - start,
-        "invocations": float(len(sent)),
-        "done": done,
-        "p99_start": began[int(len(began) * 0.99) - 1] - wall_start if began else float("nan"),
-        "notice_median": statistics.median(notice),
-        "notice_p95": sorted(notice)[int(len(notice) * 0.95) - 1],
-    }
-
-
-def _single_notice(fexec: Any) -> float:
-    future = fexec.call_async(_noop, 1)
-    future.result(timeout=120)
-    return float(future.stats["host_status_done_tstamp"] - future.stats["worker_end_tstamp"])
-
-
 @scenario(
     "g",
     "(g) gcp_functions on functions-framework: dispatch of 1,000 calls, completion notice",
@@ -135,16 +99,8 @@ def gcp_functions_on_fakes(ctx: BenchContext) -> ScenarioReport:
     from fake_cloud_functions import FakeCloudFunctions
     from gcs_emulator import start_gcs_emulator
 
-    queued = Case(f"{CALLS:,} calls: map() returns (serialized, batched, queued)")
-    first = Case(f"{CALLS:,} calls: first {MAX_WORKERS} invocations sent (max_workers)")
-    last = Case(f"{CALLS:,} calls: last invocation sent (every call handed to the function)")
-    p99 = Case(f"{CALLS:,} calls: p99 of the calls' start in the function, from map()")
-    total = Case(f"{CALLS:,} calls: all results in hand")
-    notice = Case("a call's return in the function -> its future done (median of the map)")
-    single = Case("the same, a single call_async")
-    report = ScenarioReport(cases=[queued, first, last, p99, total, notice, single])
-    repeats = 1 if ctx.quick else 3
-    saved = dict(os.environ)
+    cases = DispatchCases(handed_to="the function", p99=True)
+    report = cases.report()
     runs: list[dict[str, float]] = []
     singles: list[float] = []
     in_flight = 0
@@ -156,63 +112,43 @@ def gcp_functions_on_fakes(ctx: BenchContext) -> ScenarioReport:
             return report
         functions = FakeCloudFunctions(Path(home) / "functions")
         try:
-            for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT"):
-                os.environ.pop(name, None)
-            os.environ.update(_env(emulator.endpoint, home))
-            import lithops
+            with environment(
+                _env(emulator.endpoint, home),
+                drop=("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT"),
+            ):
+                import lithops
 
-            config = _config(functions.endpoint)
-            with lithops.FunctionExecutor(config=config) as fexec:
-                fexec.get_result(fexec.map(_noop, range(MAX_WORKERS)))  # deploy + warm
-                for i in range(repeats):
-                    ctx.log(f"(g) gcp_functions: {CALLS} calls, run {i + 1}/{repeats}")
-                    runs.append(_one_map(fexec))
-                for _ in range(3 if ctx.quick else 5):
-                    singles.append(_single_notice(fexec))
-                in_flight = max(f.most_in_flight for f in functions.front_ends.values())
+                config = _config(functions.endpoint)
+                with lithops.FunctionExecutor(config=config) as fexec:
+                    run_workload(ctx, fexec, "(g) gcp_functions", _invoke_times, runs, singles)
+                    in_flight = max(f.most_in_flight for f in functions.front_ends.values())
         except Exception as exc:
             report.notes.append(f"run failed: {type(exc).__name__}: {exc}")
         finally:
-            os.environ.clear()
-            os.environ.update(saved)
             functions.stop()
             emulator.stop()
 
-    def cell(key: str) -> Measurement:
-        return Measurement(samples=[r[key] for r in runs]) if runs else Measurement(error="no run")
-
-    peer = "ours (functions-framework)"
-    queued.cells[peer] = cell("queued")
-    first.cells[peer] = cell("first_wave")
-    last.cells[peer] = cell("last_sent")
-    p99.cells[peer] = cell("p99_start")
-    total.cells[peer] = cell("done")
-    notice.cells[peer] = cell("notice_median")
-    single.cells[peer] = Measurement(samples=singles) if singles else Measurement(error="none")
-    if runs:
-        invocations = int(runs[0]["invocations"])
-        per = -(-CALLS // invocations)
-        last.notes.append(
+    def batches_note(invocations: int, per: int) -> str:
+        return (
             f"{invocations} synchronous HTTPS invocations of ~{per} calls (the scheduler batches "
             f"for max_workers={MAX_WORKERS}; at most {in_flight} were in flight at the function's "
             f"front end); each waits for its response, which carries the batch's results"
         )
-        notice.notes.append(
-            f"p95 {statistics.median(r['notice_p95'] for r in runs):.3f} s: a call waits in "
-            f"its invocation for the batch's later calls; the response carries all of them"
-        )
-    last.notes.append(
+
+    cases.fill(report, "ours (functions-framework)", runs, singles, "g", batches_note)
+    cases.last.notes.append(
         f"Lithops (published, Lambda): all 1,000 invocations sent in {LITHOPS_DISPATCH_S} s"
     )
-    p99.notes.append(
+    assert cases.p99 is not None
+    cases.p99.notes.append(
         f"Lithops on Cloud Functions (its 2022 benchmark, 1,000 calls): p99 start "
         f"{LITHOPS_GCF_P99_START_S:.0f} s"
     )
-    total.notes.append(
+    cases.total.notes.append(
         f"Lithops on Cloud Functions (same benchmark): {LITHOPS_GCF_TOTAL_S:.0f} s in all, "
         f"through Pub/Sub triggers and GCS listing"
     )
-    single.notes.append(
+    cases.single.notes.append(
         f"Lithops (published, Lambda): completion noticed ~{LITHOPS_NOTICE_S} s after a call ends "
         f"(storage listed every few seconds, on GCS as well); ours: the response is the notice"
     )
@@ -220,11 +156,5 @@ def gcp_functions_on_fakes(ctx: BenchContext) -> ScenarioReport:
         "one functions-framework (gunicorn) process on this machine (2 cores shared with the "
         "client, the fakes and the storage emulator); Cloud Functions scales instances out, "
         "so the real service runs the batches side by side where this one queues them"
-    )
-    report.checks.append(
-        Check("(g) map() of 1,000 calls returns (s)", queued.cells[peer].value, LITHOPS_DISPATCH_S)
-    )
-    report.checks.append(
-        Check("(g) single call completion notice (s)", single.cells[peer].value, LITHOPS_NOTICE_S)
     )
     return report

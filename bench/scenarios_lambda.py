@@ -10,7 +10,6 @@ run): Lithops' published figures are in the notes for comparison.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -19,21 +18,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from registry import BenchContext, Case, Check, Measurement, ScenarioReport, scenario
+from registry import BenchContext, ScenarioReport, scenario
+from serverless_dispatch import (
+    LITHOPS_DISPATCH_S,
+    LITHOPS_NOTICE_S,
+    MAX_WORKERS,
+    DispatchCases,
+    environment,
+    run_workload,
+)
 
 __all__ = ["lambda_on_moto"]
 
 REPO = Path(__file__).resolve().parent.parent
-CALLS = 1_000
-MAX_WORKERS = 16
-#: Lithops' published figures: all 1,000 invocations sent in 1.4 s; completion noticed ~1.7 s
-#: after a call ends (it lists storage for status objects).
-LITHOPS_DISPATCH_S = 1.4
-LITHOPS_NOTICE_S = 1.7
-
-
-def _noop(x: int) -> int:
-    return x
 
 
 def _env(endpoint: str, home: str) -> dict[str, str]:
@@ -83,35 +80,6 @@ def _invoke_times(fexec: Any) -> list[float]:
     return sent
 
 
-def _one_map(fexec: Any) -> dict[str, float]:
-    sent = _invoke_times(fexec)
-    start = time.perf_counter()
-    futures = fexec.map(_noop, range(CALLS))
-    queued = time.perf_counter() - start
-    assert fexec.get_result(futures, timeout=900) == list(range(CALLS))
-    done = time.perf_counter() - start
-    notice = [
-        f.stats["host_status_done_tstamp"] - f.stats["worker_end_tstamp"]
-        for f in futures
-        if "worker_end_tstamp" in f.stats and "host_status_done_tstamp" in f.stats
-    ]
-    return {
-        "queued": queued,
-        "first_wave": sorted(sent)[min(MAX_WORKERS, len(sent)) - 1] - start,
-        "last_sent": max(sent) - start,
-        "invocations": float(len(sent)),
-        "done": done,
-        "notice_median": statistics.median(notice),
-        "notice_p95": sorted(notice)[int(len(notice) * 0.95) - 1],
-    }
-
-
-def _single_notice(fexec: Any) -> float:
-    future = fexec.call_async(_noop, 1)
-    future.result(timeout=120)
-    return float(future.stats["host_status_done_tstamp"] - future.stats["worker_end_tstamp"])
-
-
 @scenario("l", "(l) aws_lambda on moto: dispatch of 1,000 calls, completion notice", default=False)
 def lambda_on_moto(ctx: BenchContext) -> ScenarioReport:
     sys.path.insert(0, str(REPO / "tests"))
@@ -122,14 +90,8 @@ def lambda_on_moto(ctx: BenchContext) -> ScenarioReport:
         start_moto,
     )
 
-    queued = Case(f"{CALLS:,} calls: map() returns (serialized, batched, queued)")
-    first = Case(f"{CALLS:,} calls: first {MAX_WORKERS} invocations sent (max_workers)")
-    last = Case(f"{CALLS:,} calls: last invocation sent (every call handed to Lambda)")
-    total = Case(f"{CALLS:,} calls: all results in hand")
-    notice = Case("a call's return in the function -> its future done (median of the map)")
-    single = Case("the same, a single call_async")
-    report = ScenarioReport(cases=[queued, first, last, total, notice, single])
-    repeats = 1 if ctx.quick else 3
+    cases = DispatchCases(handed_to="Lambda")
+    report = cases.report()
     try:
         engine = ensure_engine()
         ensure_busybox_image(engine)
@@ -138,67 +100,41 @@ def lambda_on_moto(ctx: BenchContext) -> ScenarioReport:
     except Exception as exc:  # TestbedUnavailable, or an engine that does not answer
         report.notes.append(f"scenario skipped: {type(exc).__name__}: {exc}")
         return report
-    saved = dict(os.environ)
     runs: list[dict[str, float]] = []
     singles: list[float] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="lithops-bench-lambda-") as home:
-            os.environ.update(_env(server.endpoint, home))
+        with (
+            tempfile.TemporaryDirectory(prefix="lithops-bench-lambda-") as home,
+            environment(_env(server.endpoint, home)),
+        ):
             import lithops
 
             config = _setup(server.endpoint)
             with lithops.FunctionExecutor(config=config) as fexec:
-                fexec.get_result(fexec.map(_noop, range(MAX_WORKERS)))  # deploy + warm
-                for i in range(repeats):
-                    ctx.log(f"(l) aws_lambda on moto: {CALLS} calls, run {i + 1}/{repeats}")
-                    runs.append(_one_map(fexec))
-                for _ in range(3 if ctx.quick else 5):
-                    singles.append(_single_notice(fexec))
+                run_workload(ctx, fexec, "(l) aws_lambda on moto", _invoke_times, runs, singles)
     except Exception as exc:
         report.notes.append(f"run failed: {type(exc).__name__}: {exc}")
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
         server.stop()
 
-    def cell(key: str) -> Measurement:
-        return Measurement(samples=[r[key] for r in runs]) if runs else Measurement(error="no run")
-
-    peer = "ours (moto)"
-    queued.cells[peer] = cell("queued")
-    first.cells[peer] = cell("first_wave")
-    last.cells[peer] = cell("last_sent")
-    total.cells[peer] = cell("done")
-    notice.cells[peer] = cell("notice_median")
-    single.cells[peer] = Measurement(samples=singles) if singles else Measurement(error="none")
-    if runs:
-        invocations = int(runs[0]["invocations"])
-        per = -(-CALLS // invocations)
-        last.notes.append(
+    def batches_note(invocations: int, per: int) -> str:
+        return (
             f"{invocations} synchronous invocations of ~{per} calls (the scheduler batches "
             f"for max_workers={MAX_WORKERS}); each waits for its result, so the last is sent "
             f"once earlier ones returned: moto runs each in a fresh container (~0.3 s, 2 cores)"
         )
-        notice.notes.append(
-            f"p95 {statistics.median(r['notice_p95'] for r in runs):.3f} s: a call waits in "
-            f"its invocation for the batch's later calls; the response carries all of them"
-        )
-    last.notes.append(
+
+    cases.fill(report, "ours (moto)", runs, singles, "l", batches_note)
+    cases.last.notes.append(
         f"Lithops (published): all 1,000 invocations sent in {LITHOPS_DISPATCH_S} s, "
         f"asynchronously (InvocationType=Event), one per call, results found by listing storage"
     )
-    single.notes.append(
+    cases.single.notes.append(
         f"Lithops (published): completion noticed ~{LITHOPS_NOTICE_S} s after a call ends "
         f"(storage polled every few seconds); ours: the synchronous response is the notice"
     )
     report.notes.append(
         "moto on this machine (2 cores shared with the client and other work); Lambda's real "
         "service starts thousands of containers at once, moto runs them on local Docker"
-    )
-    report.checks.append(
-        Check("(l) map() of 1,000 calls returns (s)", queued.cells[peer].value, LITHOPS_DISPATCH_S)
-    )
-    report.checks.append(
-        Check("(l) single call completion notice (s)", single.cells[peer].value, LITHOPS_NOTICE_S)
     )
     return report

@@ -1,5 +1,5 @@
 """What the serverless backends' tests share: the real ``lithops`` console script, its tables,
-and a config written where the script reads it.
+a config written where the script reads it, and the task functions the backends run.
 
 Imported by name (``from serverless_helpers import cli``): tests/conftest.py puts this
 directory on ``sys.path``.
@@ -15,7 +15,22 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LITHOPS", "cli", "rows", "sleep_for", "write_config"]
+__all__ = [
+    "LITHOPS",
+    "Unusual",
+    "blob_size",
+    "cli",
+    "count_lines",
+    "double",
+    "make_blob",
+    "raise_unusual",
+    "read_object",
+    "rows",
+    "sleep_for",
+    "total",
+    "transport_leftovers",
+    "write_config",
+]
 
 #: The console script installed beside this Python (a fresh machine has none on PATH).
 LITHOPS = Path(sys.executable).with_name("lithops")
@@ -50,9 +65,55 @@ def write_config(config: dict[str, Any], path: Path) -> str:
     return str(path)
 
 
+def transport_leftovers(storage: Any) -> list[str]:
+    """Keys of spilled payloads and batches still in the bucket (none once a job is done)."""
+    return [
+        k
+        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
+        if "/spill/" in k or "/batches/" in k
+    ]
+
+
 def sleep_for(seconds: float) -> float:
     """A call that takes ``seconds`` (for billed-duration tests)."""
     import time
 
     time.sleep(seconds)
     return seconds
+
+
+# -- task functions: what the backends run in their functions --------------------------
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def total(results: list[int]) -> int:
+    return sum(results)
+
+
+class Unusual(Exception):
+    def __init__(self, code: int, why: str) -> None:
+        super().__init__(f"{why} ({code})")
+        self.code = code
+
+
+def raise_unusual(code: int) -> None:
+    raise Unusual(code, "custom failure")
+
+
+def blob_size(blob: bytes) -> int:
+    return len(blob)
+
+
+def make_blob(size: int) -> bytes:
+    return os.urandom(size)
+
+
+def count_lines(obj: Any) -> int:
+    return obj.data_stream.read().count(b"\n")
+
+
+def read_object(key: str, storage: Any) -> bytes:
+    return storage.get_object(storage.bucket, key)

@@ -10,6 +10,17 @@ from typing import Any
 import boto3
 import pytest
 from lambda_proxy import concurrency_proxy
+from serverless_helpers import (
+    Unusual,
+    blob_size,
+    count_lines,
+    double,
+    make_blob,
+    raise_unusual,
+    read_object,
+    total,
+    transport_leftovers,
+)
 from testbed import MotoServer
 
 import lithops
@@ -18,45 +29,11 @@ from lithops.errors import CallTimeoutError, WireVersionError, WorkerLostError
 from lithops.testing import BackendContract
 
 
-def double(x: int) -> int:
-    return 2 * x
-
-
-def total(results: list[int]) -> int:
-    return sum(results)
-
-
-class Unusual(Exception):
-    def __init__(self, code: int, why: str) -> None:
-        super().__init__(f"{why} ({code})")
-        self.code = code
-
-
-def raise_unusual(code: int) -> None:
-    raise Unusual(code, "custom failure")
-
-
-def blob_size(blob: bytes) -> int:
-    return len(blob)
-
-
-def make_blob(size: int) -> bytes:
-    return os.urandom(size)
-
-
 def eat_memory(mb: int) -> int:
     hog = bytearray(mb << 20)
     for i in range(0, len(hog), 4096):
         hog[i] = 1
     return len(hog)
-
-
-def count_lines(obj: Any) -> int:
-    return obj.data_stream.read().count(b"\n")
-
-
-def read_object(key: str, storage: Any) -> bytes:
-    return storage.get_object(storage.bucket, key)
 
 
 class TestLambdaContract(BackendContract):
@@ -97,13 +74,7 @@ def test_megabyte_argument_and_five_megabyte_result_travel_through_s3(
     assert fexec.call_async(blob_size, blob).result(timeout=DEADLINE) == 1 << 20
     assert len(fexec.call_async(make_blob, 5 << 20).result(timeout=DEADLINE)) == 5 << 20
     # Nothing of the transport is left behind in the bucket.
-    storage = lithops.Storage(config=lambda_config)
-    leftovers = [
-        k
-        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
-        if "/spill/" in k or "/batches/" in k
-    ]
-    assert leftovers == []
+    assert transport_leftovers(lithops.Storage(config=lambda_config)) == []
 
 
 def test_storage_and_s3_partitions_inside_the_function(

@@ -13,46 +13,23 @@ from typing import Any
 
 import pytest
 from fake_cloud_functions import FakeCloudFunctions
+from serverless_helpers import (
+    Unusual,
+    blob_size,
+    count_lines,
+    double,
+    make_blob,
+    raise_unusual,
+    read_object,
+    total,
+    transport_leftovers,
+)
 
 import lithops
 import lithops_gcp.functions_deploy as functions_deploy
 from lithops.errors import WireVersionError
 from lithops.testing import BackendContract
 from lithops_gcp.functions_service import connect
-
-
-def double(x: int) -> int:
-    return 2 * x
-
-
-def total(results: list[int]) -> int:
-    return sum(results)
-
-
-class Unusual(Exception):
-    def __init__(self, code: int, why: str) -> None:
-        super().__init__(f"{why} ({code})")
-        self.code = code
-
-
-def raise_unusual(code: int) -> None:
-    raise Unusual(code, "custom failure")
-
-
-def blob_size(blob: bytes) -> int:
-    return len(blob)
-
-
-def make_blob(size: int) -> bytes:
-    return os.urandom(size)
-
-
-def count_lines(obj: Any) -> int:
-    return obj.data_stream.read().count(b"\n")
-
-
-def read_object(key: str, storage: Any) -> bytes:
-    return storage.get_object(storage.bucket, key)
 
 
 def lithops_location() -> str:
@@ -113,13 +90,7 @@ def test_payloads_above_the_limit_travel_through_gcs_and_are_removed(
         blob = os.urandom(1 << 20)
         assert executor.call_async(blob_size, blob).result(timeout=DEADLINE) == 1 << 20
         assert len(executor.call_async(make_blob, 5 << 20).result(timeout=DEADLINE)) == 5 << 20
-    storage = lithops.Storage(config=gcf_config)
-    leftovers = [
-        k
-        for k in storage.list_keys(storage.bucket, "lithops.jobs/")
-        if "/spill/" in k or "/batches/" in k
-    ]
-    assert leftovers == []
+    assert transport_leftovers(lithops.Storage(config=gcf_config)) == []
 
 
 def test_storage_and_gs_partitions_inside_the_function(

@@ -13,16 +13,22 @@ Uploads larger than ``multipart_threshold`` (8 MiB) go in parallel parts; ``get_
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import IO, Any
 
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
-from lithops.storage.backend import Body, body_chunks
+from lithops.storage.backend import (
+    Body,
+    body_bytes,
+    body_reader,
+    buffered_reader,
+    ensure_bucket,
+    filter_listing,
+)
 from lithops.storage.files import download_path, upload_key
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 from lithops_aws.session import make_client, make_session, region_of
@@ -38,51 +44,6 @@ MULTIPART_CHUNK = 8 << 20
 
 def _code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-class _IterReader(io.RawIOBase):
-    """A readable binary file over an iterator of bytes blocks (a text file object, say)."""
-
-    def __init__(self, blocks: Iterator[bytes]) -> None:
-        self._blocks = blocks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            block = next(self._blocks, None)
-            if block is None:
-                return 0
-            self._pending = block
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
-class _BodyReader(io.RawIOBase):
-    """A botocore ``StreamingBody`` as a real raw file (so it buffers, reads lines, closes)."""
-
-    def __init__(self, body: Any) -> None:
-        self._body = body
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self._body.read(len(view))
-        n = len(data)
-        view[:n] = data
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
 
 
 class S3StorageBackend:
@@ -117,10 +78,7 @@ class S3StorageBackend:
                 return self.bucket
             account = make_client(self.session, "sts", self.settings).get_caller_identity()
             bucket = f"lithops-{account['Account']}-{self.region}".lower()
-            try:
-                self.head_bucket(bucket)
-            except StorageNoSuchKeyError:
-                self.create_bucket(bucket)
+            ensure_bucket(self, bucket)
             self.bucket = bucket
             return bucket
 
@@ -167,14 +125,11 @@ class S3StorageBackend:
 
     def put_object(self, bucket: str, key: str, body: Body) -> None:
         try:
-            if isinstance(body, (bytes, bytearray, memoryview, str)):
-                data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-                if len(data) < MULTIPART_THRESHOLD:
-                    self.client.put_object(Bucket=bucket, Key=key, Body=data)
-                    return
-                stream: IO[bytes] = io.BytesIO(data)
-            else:
-                stream = io.BufferedReader(_IterReader(iter(body_chunks(body))))
+            data = body_bytes(body)
+            if data is not None and len(data) < MULTIPART_THRESHOLD:
+                self.client.put_object(Bucket=bucket, Key=key, Body=data)
+                return
+            stream: IO[bytes] = io.BytesIO(data) if data is not None else body_reader(body)
             self.client.upload_fileobj(stream, bucket, key, Config=self.transfer)
         except botocore.exceptions.ClientError as exc:
             raise self._fail(exc, bucket, key) from exc
@@ -245,7 +200,7 @@ class S3StorageBackend:
                 return io.BytesIO(b"") if stream else b""
             raise self._fail(exc, bucket, key) from exc
         if stream:
-            return io.BufferedReader(_BodyReader(response["Body"]), buffer_size=1 << 16)
+            return buffered_reader(response["Body"], buffer_size=1 << 16)
         body = response["Body"]
         try:
             return bytes(body.read())
@@ -278,14 +233,10 @@ class S3StorageBackend:
         found: list[dict[str, Any]] = []
         try:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix or ""):
-                for item in page.get("Contents") or ():
-                    if match_pattern and not fnmatch.fnmatchcase(item["Key"], match_pattern):
-                        continue
-                    found.append(item)
+                found.extend(page.get("Contents") or ())
         except botocore.exceptions.ClientError as exc:
             raise self._fail(exc, bucket) from exc
-        found.sort(key=lambda item: item["Key"])
-        return found
+        return filter_listing(found, match_pattern)
 
     def list_keys(self, bucket: str, prefix: str | None = None) -> list[str]:
         return [item["Key"] for item in self.list_objects(bucket, prefix)]

@@ -6,9 +6,9 @@ The names below load on first use (PEP 562), so that a worker process importing
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from lithops.lazy import lazy_getattr
 from lithops.version import __version__
 
 if TYPE_CHECKING:
@@ -60,13 +60,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lithops' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("lithops", _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -15,7 +15,6 @@ listings page through every result.
 from __future__ import annotations
 
 import concurrent.futures
-import fnmatch
 import io
 import os
 import threading
@@ -25,7 +24,16 @@ from typing import IO, Any
 import google.api_core.exceptions as gexc
 from google.cloud import storage as gcs  # type: ignore[attr-defined]
 
-from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
+from lithops.storage.backend import (
+    Body,
+    body_bytes,
+    body_chunks,
+    bounded_reader,
+    ensure_bucket,
+    filter_listing,
+    parse_range,
+    range_bounds,
+)
 from lithops.storage.files import download_path, upload_key
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 from lithops_gcp.auth import identity
@@ -85,10 +93,7 @@ class GcsStorageBackend:
                     "section)"
                 )
             bucket = f"lithops-{self.identity.project}-{self.region}".lower()[:63]
-            try:
-                self.head_bucket(bucket)
-            except StorageNoSuchKeyError:
-                self.create_bucket(bucket)
+            ensure_bucket(self, bucket)
             self.bucket = bucket
             return bucket
 
@@ -141,8 +146,8 @@ class GcsStorageBackend:
     def put_object(self, bucket: str, key: str, body: Body) -> None:
         blob = self._blob(bucket, key, upload=True)
         try:
-            if isinstance(body, (bytes, bytearray, memoryview, str)):
-                data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+            data = body_bytes(body)
+            if data is not None:
                 blob.upload_from_string(data, content_type="application/octet-stream")
             else:
                 # A stream of unknown length: a resumable upload, one chunk at a time.
@@ -262,23 +267,20 @@ class GcsStorageBackend:
     def list_objects(
         self, bucket: str, prefix: str | None = None, match_pattern: str | None = None
     ) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
         try:
-            for blob in self.client.list_blobs(bucket, prefix=prefix or None, page_size=_PAGE_SIZE):
-                if match_pattern and not fnmatch.fnmatchcase(blob.name, match_pattern):
-                    continue
-                found.append(
-                    {
-                        "Key": blob.name,
-                        "Size": int(blob.size or 0),
-                        "LastModified": blob.updated,
-                        "ETag": blob.etag,
-                    }
-                )
+            blobs = self.client.list_blobs(bucket, prefix=prefix or None, page_size=_PAGE_SIZE)
+            found = [
+                {
+                    "Key": blob.name,
+                    "Size": int(blob.size or 0),
+                    "LastModified": blob.updated,
+                    "ETag": blob.etag,
+                }
+                for blob in blobs
+            ]
         except gexc.GoogleAPIError as exc:
             raise self._fail(exc, bucket, what="listing") from exc
-        found.sort(key=lambda item: item["Key"])
-        return found
+        return filter_listing(found, match_pattern)
 
     def list_keys(self, bucket: str, prefix: str | None = None) -> list[str]:
         return [item["Key"] for item in self.list_objects(bucket, prefix)]
@@ -305,12 +307,10 @@ class GcsStorageBackend:
 
 def _range_arguments(value: str) -> tuple[int | None, int | None]:
     """``download_as_bytes``' ``start``/``end`` (inclusive, negative for a suffix)."""
-    parse_range(value, 1 << 62)  # validates; the size is not known yet
-    text = value.split("=", 1)[1].strip()
-    if text.startswith("-"):
-        return -int(text[1:]), None
-    first, _, last = text.partition("-")
-    return int(first), (int(last) if last.strip() else None)
+    first, last = range_bounds(value)
+    if first is None:
+        return -(last or 0), None
+    return first, last
 
 
 def from_settings(settings: Mapping[str, Any]) -> GcsStorageBackend:

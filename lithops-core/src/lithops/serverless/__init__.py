@@ -31,8 +31,9 @@ its own (for a deploy's or metadata call's requests).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lithops.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from lithops.serverless.handle import (
@@ -66,10 +67,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("lithops.serverless", _LAZY, globals())

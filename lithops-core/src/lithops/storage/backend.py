@@ -28,8 +28,10 @@ Rules the core relies on:
   (``get_object``, ``head_object``, ``head_bucket``); deleting a missing object is not an error.
 * ``get_object(..., extra_get_args={"Range": "bytes=a-b"})`` returns bytes ``a..b`` inclusive
   (``b`` past the end is clamped); ``bytes=a-`` and ``bytes=-n`` work too. :func:`parse_range`
-  parses them for you. The partitioner reads object chunks this way.
-* ``list_objects`` returns dicts with at least ``Key`` and ``Size`` (bytes), sorted by key.
+  parses them for you (:func:`range_bounds` when the size is not known yet). The partitioner
+  reads object chunks this way.
+* ``list_objects`` returns dicts with at least ``Key`` and ``Size`` (bytes), sorted by key;
+  :func:`filter_listing` applies ``match_pattern`` and the order.
 * Workers build the backend **without** the plugin host (no entry-point scan on a cold start):
   implement ``worker_descriptor()`` returning ``{"factory": "pkg.module:function",
   "settings": {...}}``. The worker calls ``function(settings)`` to get the backend. Put only
@@ -41,14 +43,27 @@ Rules the core relies on:
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, Any, Protocol, runtime_checkable
 
-from lithops.storage.utils import StorageError
+from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 
-__all__ = ["Body", "StorageBackend", "body_chunks", "bounded_reader", "parse_range"]
+__all__ = [
+    "Body",
+    "StorageBackend",
+    "body_bytes",
+    "body_chunks",
+    "body_reader",
+    "bounded_reader",
+    "buffered_reader",
+    "ensure_bucket",
+    "filter_listing",
+    "parse_range",
+    "range_bounds",
+]
 
 #: What ``put_object`` accepts: bytes-like, text (stored as UTF-8) or a readable file object.
 Body = bytes | bytearray | memoryview | str | IO[bytes] | IO[str]
@@ -117,6 +132,27 @@ class StorageBackend(Protocol):
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 
 
+def range_bounds(value: str) -> tuple[int | None, int | None]:
+    """Parse an HTTP/S3 ``Range`` value without knowing the object's size.
+
+    :returns: ``(first, last)``, both inclusive: ``last`` is ``None`` for ``bytes=first-``;
+        ``first`` is ``None`` for a suffix ``bytes=-n`` (``last`` is then ``n``, the length).
+    :raises StorageError: the value is not a single ``bytes=`` range, or its last byte is
+        before its first.
+    """
+    m = _RANGE.match(value)
+    if not m or (not m.group(1) and not m.group(2)):
+        raise StorageError(
+            f"unsupported Range {value!r}: use one range of the form 'bytes=first-last', "
+            f"'bytes=first-' or 'bytes=-suffix_length'"
+        )
+    first = int(m.group(1)) if m.group(1) else None
+    last = int(m.group(2)) if m.group(2) else None
+    if first is not None and last is not None and last < first:
+        raise StorageError(f"invalid Range {value!r}: the last byte is before the first")
+    return first, last
+
+
 def parse_range(value: str, size: int) -> tuple[int, int]:
     """Parse an HTTP/S3 ``Range`` value against an object of ``size`` bytes.
 
@@ -125,31 +161,53 @@ def parse_range(value: str, size: int) -> tuple[int, int]:
         readers of chunks near the end need no special case.
     :raises StorageError: the value is not a single ``bytes=`` range.
     """
-    m = _RANGE.match(value)
-    if not m or (not m.group(1) and not m.group(2)):
-        raise StorageError(
-            f"unsupported Range {value!r}: use one range of the form 'bytes=first-last', "
-            f"'bytes=first-' or 'bytes=-suffix_length'"
-        )
-    first, last = m.group(1), m.group(2)
-    if not first:  # suffix: the last N bytes
-        n = int(last)
-        return max(0, size - n), size
-    start = int(first)
-    stop = size if not last else min(size, int(last) + 1)
-    if last and int(last) < start:
-        raise StorageError(f"invalid Range {value!r}: the last byte is before the first")
-    start = min(start, size)
+    first, last = range_bounds(value)
+    if first is None:  # suffix: the last N bytes
+        return max(0, size - (last or 0)), size
+    stop = size if last is None else min(size, last + 1)
+    start = min(first, size)
     return start, max(start, stop)
+
+
+def filter_listing(
+    objects: Iterable[dict[str, Any]], match_pattern: str | None = None
+) -> list[dict[str, Any]]:
+    """What ``list_objects`` returns of a backend's raw listing: the objects whose ``Key``
+    matches ``match_pattern`` (shell-style, the whole key; every object when ``None``),
+    sorted by key."""
+    found = [
+        item
+        for item in objects
+        if not match_pattern or fnmatch.fnmatchcase(item["Key"], match_pattern)
+    ]
+    found.sort(key=lambda item: item["Key"])
+    return found
+
+
+def ensure_bucket(backend: Any, bucket: str) -> None:
+    """Make sure ``bucket`` exists: ``head_bucket``, and ``create_bucket`` when it is missing
+    (how backends make the default bucket they name themselves)."""
+    try:
+        backend.head_bucket(bucket)
+    except StorageNoSuchKeyError:
+        backend.create_bucket(bucket)
+
+
+def body_bytes(body: Body) -> bytes | None:
+    """``body`` as bytes when it is bytes-like or text (text as UTF-8); ``None`` for a file
+    object, which a backend reads with :func:`body_chunks` or :func:`body_reader`."""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    return None
 
 
 def body_chunks(body: Body, block: int = 1 << 20) -> Any:
     """Yield ``body`` as bytes blocks, whatever form ``put_object`` was given it in."""
-    if isinstance(body, str):
-        yield body.encode("utf-8")
-        return
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        yield bytes(body)
+    data = body_bytes(body)
+    if data is not None:
+        yield data
         return
     read = getattr(body, "read", None)
     if read is None:
@@ -164,10 +222,19 @@ def body_chunks(body: Body, block: int = 1 << 20) -> Any:
         yield data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
-class _Bounded(io.RawIOBase):
-    """At most ``limit`` bytes of a stream, from where it is positioned; closing closes it."""
+def body_reader(body: Body) -> io.BufferedReader:
+    """A readable binary file object over ``body``, whatever form ``put_object`` was given it
+    in (for SDK uploads that take a file object)."""
+    from lithops.storage.chunks import ChunkStream  # lazily: not on a localhost client's path
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    return io.BufferedReader(ChunkStream(body_chunks(body)))
+
+
+class _Bounded(io.RawIOBase):
+    """At most ``limit`` bytes of a stream (all of it when ``None``), from where it is
+    positioned; closing closes it."""
+
+    def __init__(self, stream: Any, limit: int | None) -> None:
         self._stream = stream
         self._left = limit
 
@@ -175,18 +242,22 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
+        if self._left is not None and self._left <= 0:
             return 0
         view = memoryview(buffer).cast("B")
-        data = self._stream.read(min(len(view), self._left))
+        want = len(view) if self._left is None else min(len(view), self._left)
+        data = self._stream.read(want)
         n = len(data)
         view[:n] = data
-        self._left -= n
+        if self._left is not None:
+            self._left -= n
         return n
 
     def close(self) -> None:
         if not self.closed:
-            self._stream.close()
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
         super().close()
 
 
@@ -197,3 +268,9 @@ def bounded_reader(stream: IO[bytes], limit: int) -> io.BufferedReader:
     into memory.
     """
     return io.BufferedReader(_Bounded(stream, limit))
+
+
+def buffered_reader(stream: Any, buffer_size: int = io.DEFAULT_BUFFER_SIZE) -> io.BufferedReader:
+    """A real buffered binary file (``readline``, iteration, ``close``) over any object with
+    ``read(n)``, such as an SDK's streaming response body; closing it closes ``stream``."""
+    return io.BufferedReader(_Bounded(stream, None), buffer_size=buffer_size)

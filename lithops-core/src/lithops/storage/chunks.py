@@ -156,7 +156,8 @@ def iter_chunk(fetch: Fetch, lo: int, hi: int, size: int, newline: bytes | None)
 
 
 class ChunkStream(io.RawIOBase):
-    """A raw file object over the blocks of :func:`iter_chunk`; wrap it in a BufferedReader."""
+    """A raw file object over an iterator of bytes blocks (those of :func:`iter_chunk`, say);
+    wrap it in a BufferedReader."""
 
     def __init__(self, blocks: Iterator[bytes]) -> None:
         self._blocks = blocks

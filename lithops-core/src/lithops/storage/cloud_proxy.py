@@ -30,6 +30,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
+from lithops.storage.backend import buffered_reader
 from lithops.storage.storage import Storage
 from lithops.storage.utils import StorageNoSuchKeyError
 
@@ -92,29 +93,6 @@ class _UploadOnClose(io.RawIOBase):
         finally:
             self._spool.close()
             super().close()
-
-
-class _RawStream(io.RawIOBase):
-    """A readable raw stream over any object with ``read(n)`` (for ``io.BufferedReader``)."""
-
-    def __init__(self, source: Any) -> None:
-        super().__init__()
-        self._source = source
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._source.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()
-        super().close()
 
 
 class _Path:
@@ -306,7 +284,7 @@ class CloudFileProxy:
             stream = (
                 body
                 if isinstance(body, io.BufferedIOBase)
-                else io.BufferedReader(_RawStream(body), buffer_size=size)
+                else buffered_reader(body, buffer_size=size)
             )
         else:
             initial = b""

@@ -27,8 +27,9 @@ without pytest installed.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lithops.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from lithops.storage.contract import StorageContract
@@ -63,11 +64,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lithops.testing' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_getattr("lithops.testing", _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from lithops.storage.backend import Body, body_chunks, bounded_reader, parse_range
+from lithops.storage.files import download_path
 from lithops.storage.utils import StorageError, StorageNoSuchKeyError
 
 __all__ = [
@@ -196,13 +197,9 @@ class LocalhostStorageBackend:
         config: Any = None,
     ) -> bool:
         src = self._file(bucket, key)
-        dest = file_name or key
-        parent = os.path.dirname(dest)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        import shutil
+        import shutil  # lazily: shutil brings bz2 and lzma, not on a client's cold path
 
-        shutil.copyfile(src, dest)
+        shutil.copyfile(src, download_path(key, file_name))
         return True
 
     def head_object(self, bucket: str, key: str) -> dict[str, Any]:
