@@ -37,10 +37,20 @@ from pathlib import Path
 from lithops.errors import BackendUnavailableError
 from lithops.version import __version__
 
-__all__ = ["WORKER_PACKAGES", "WorkerPackage", "package_files", "worker_package"]
+__all__ = [
+    "LIBRARY_PACKAGES",
+    "WORKER_PACKAGES",
+    "WorkerPackage",
+    "package_files",
+    "worker_package",
+]
 
 #: What the worker runtime (``lithops.worker``) imports beyond the standard library.
 WORKER_PACKAGES: tuple[str, ...] = ("lithops", "cloudpickle")
+#: Shipped in every worker package when installed on the client: what objects of lithops'
+#: library APIs need inside calls (``lithops.multiprocessing``'s Redis client; async_timeout:
+#: redis needs it on Python < 3.11.3).
+LIBRARY_PACKAGES: tuple[str, ...] = ("redis", "async_timeout")
 
 _SKIP_DIRS = frozenset({"__pycache__", "tests"})
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib")
@@ -136,11 +146,12 @@ def worker_package(extra: Iterable[str] = (), optional: Iterable[str] = ()) -> W
     """The package of the worker runtime plus ``extra`` (computed once per process).
 
     :param extra: more top-level import names that must be shipped (a backend's own package).
-    :param optional: import names shipped when installed, skipped otherwise.
+    :param optional: import names shipped when installed, skipped otherwise (besides
+        :data:`LIBRARY_PACKAGES`, always optional).
     :raises BackendUnavailableError: a required package is not importable on this client.
     """
     required = tuple(dict.fromkeys((*WORKER_PACKAGES, *extra)))
-    maybe = tuple(n for n in dict.fromkeys(optional) if n not in required)
+    maybe = tuple(n for n in dict.fromkeys((*optional, *LIBRARY_PACKAGES)) if n not in required)
     key = (required, maybe)
     with _cache_lock:
         package = _cache.get(key)

@@ -27,6 +27,8 @@ __all__ = [
     "RedisUnavailableError",
     "call",
     "call_pipeline",
+    "call_script",
+    "call_with",
     "client",
     "forget_keys",
     "new_key",
@@ -128,6 +130,25 @@ def call(where: RedisSettings, method: str, *args: Any) -> Any:
 def call_pipeline(where: RedisSettings, pipe: Any) -> Any:
     """``pipe.execute()``, a connection failure as :class:`RedisUnavailableError`."""
     return _translated(where, pipe.execute)
+
+
+_scripts: dict[tuple[int, RedisSettings, str], Any] = {}
+
+
+def call_script(where: RedisSettings, source: str, keys: list[str], args: list[Any]) -> Any:
+    """Run the Lua ``source`` atomically on the server (EVALSHA, loaded on first use), a
+    connection failure as :class:`RedisUnavailableError`."""
+    cache_key = (os.getpid(), where, source)
+    script = _scripts.get(cache_key)
+    if script is None:
+        script = _scripts[cache_key] = client(where).register_script(source)
+    return _translated(where, lambda: script(keys=keys, args=args))
+
+
+def call_with(where: RedisSettings, run: Any) -> Any:
+    """``run()`` (which talks to ``where``), a connection failure as
+    :class:`RedisUnavailableError`."""
+    return _translated(where, run)
 
 
 def _translated(where: RedisSettings, run: Any) -> Any:

@@ -14,11 +14,12 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lithops.config import resolve_executor_config
 from lithops.executor import FunctionExecutor
 from lithops.future import ResponseFuture
 from lithops.multiprocessing import config as mp_config
-from lithops.multiprocessing.pool import new_executor
+from lithops.multiprocessing.execution_details import export_execution_details
+from lithops.multiprocessing.pool import cpu_count, new_executor
+from lithops.multiprocessing.stdout_stream import OutputFeed, StreamTarget, current_feed, streaming
 
 __all__ = ["Process", "active_children", "cpu_count", "current_process", "shared_executor"]
 
@@ -54,13 +55,18 @@ class ProcessRun:
     ``multiprocessing`` computes it (0, ``SystemExit``'s code, 1 after an exception, whose
     traceback goes to the call's stderr)."""
 
-    def __init__(self, process: Process) -> None:
+    def __init__(self, process: Process, stream: StreamTarget | None = None) -> None:
         self.process = process
+        self.stream = stream
         self.__name__ = process.name
         target = process._target
         self.__module__ = getattr(target, "__module__", None) or type(process).__module__
 
     def __call__(self) -> int:
+        with streaming(self.stream):
+            return self._run()
+
+    def _run(self) -> int:
         try:
             self.process.run()
         except SystemExit as stop:
@@ -101,6 +107,9 @@ class Process:
         self._name = name or f"{type(self).__name__}-{number}"
         self.daemon = bool(daemon)
         self._future: ResponseFuture | None = None
+        self._feed: OutputFeed | None = None
+        self._executor: FunctionExecutor | None = None
+        self._finished = False
         self._terminated = False
         self._closed = False
 
@@ -114,6 +123,7 @@ class Process:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_future"] = None  # the caller's handle, meaningless in the call
+        state["_feed"] = state["_executor"] = None
         return state
 
     # -- controlling it ------------------------------------------------------------------------
@@ -129,7 +139,10 @@ class Process:
             raise AssertionError("cannot start a process twice")
         env = mp_config.get_parameter(mp_config.ENV_VARS)
         options: dict[str, Any] = {"extra_env": dict(env)} if env else {}
-        self._future = shared_executor().call_async(ProcessRun(self), (), **options)
+        self._feed = current_feed()
+        run = ProcessRun(self, None if self._feed is None else self._feed.target)
+        self._executor = shared_executor()
+        self._future = self._executor.call_async(run, (), **options)
         _children.add(self)
 
     def join(self, timeout: float | None = None) -> None:
@@ -142,6 +155,11 @@ class Process:
         finally:
             if self._future.done:
                 _children.discard(self)
+        if self._future.done and not self._finished:
+            self._finished = True
+            if self._feed is not None:
+                self._feed.sync()  # what it printed is on this terminal before join returns
+            export_execution_details(self._executor, [self._future])
 
     def is_alive(self) -> bool:
         """Started and its call not ended."""
@@ -223,22 +241,3 @@ class _MainProcess:
 def current_process() -> Any:
     """The calling process (a minimal stand-in: ``name``, ``pid``)."""
     return _MainProcess()
-
-
-def cpu_count() -> int:
-    """How many calls the configured backend runs at once (Lithops' meaning): the localhost
-    ``worker_processes`` (default: this machine's CPU count), the sum of the SSH hosts'
-    ``worker_processes`` when every host names it, or the backend's ``max_workers``."""
-    config = mp_config.get_parameter(mp_config.LITHOPS_CONFIG) or None
-    resolved = resolve_executor_config(None, config, None, None, None)
-    section = resolved.get(resolved["lithops"]["backend"], {})
-    hosts = section.get("hosts")
-    if isinstance(hosts, list) and hosts:
-        slots = [h.get("worker_processes") if isinstance(h, dict) else None for h in hosts]
-        if all(isinstance(n, int) and n > 0 for n in slots):
-            return sum(slots)  # type: ignore[arg-type]
-    for key in ("worker_processes", "max_workers"):
-        value = section.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return os.cpu_count() or 1

@@ -1,23 +1,26 @@
-"""The stateful ``multiprocessing`` objects, kept in Redis so calls on any host share them.
-
-Every object holds only its Redis settings and key names: pickled into a call, it reconnects
-there. Each write renews the keys' expiry (``REDIS_EXPIRY_TIME`` seconds), and the process that
-created an object deletes its keys at a clean exit.
+"""The stateful ``multiprocessing`` objects, kept in Redis so calls on any host share them:
+queues, pipes and shared values here, locks and the other synchronization primitives in
+:mod:`.synchronize` (re-exported). See :mod:`.redis_object` for expiry, cleanup and waiting.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import queue
-import socket
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from lithops.multiprocessing import connection as conn
-from lithops.multiprocessing.connection import RedisSettings
+from lithops.multiprocessing.redis_object import BLOCK_S, WAKE_LUA, RedisObject
+from lithops.multiprocessing.synchronize import (
+    Barrier,
+    BoundedSemaphore,
+    Condition,
+    Event,
+    Lock,
+    RLock,
+    Semaphore,
+)
 
 __all__ = [
     "Array",
@@ -31,102 +34,95 @@ __all__ = [
     "Pipe",
     "Queue",
     "RLock",
+    "RedisObject",
     "Semaphore",
     "SimpleQueue",
     "Value",
 ]
 
-#: Longest single blocking Redis command: longer waits loop, so a dead server is noticed.
-_BLOCK_S = 1.0
-_POLL_S = 0.01
-
-
-class RedisObject:
-    """Settings and keys; the keys are created (and owned) by the constructing process."""
-
-    _kind = "object"
-
-    def __init__(self, *parts: str) -> None:
-        self._where: RedisSettings = conn.settings()
-        conn.client(self._where)  # a missing redis client is an error here, not at first use
-        base = conn.new_key(self._kind)
-        self._keys = {p: f"{base}:{p}" for p in (parts or ("v",))}
-        self._ttl = conn.expiry()
-        conn.register_keys(self._where, *self._keys.values())
-
-    def _k(self, part: str = "v") -> str:
-        return self._keys[part]
-
-    def _call(self, method: str, *args: Any) -> Any:
-        return conn.call(self._where, method, *args)
-
-    def _touch(self, *parts: str) -> None:
-        for part in parts or tuple(self._keys):
-            self._call("expire", self._keys[part], self._ttl)
-
-    def _pipeline(self) -> Any:
-        return conn.client(self._where).pipeline()
-
-    def _run(self, pipe: Any) -> Any:
-        return conn.call_pipeline(self._where, pipe)
-
-    def delete_keys(self) -> None:
-        """Remove this object from Redis now (a Manager's ``shutdown`` does this)."""
-        conn.forget_keys(self._where, *self._keys.values())
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} at {self._where.where}>"
-
-
-def _blocking_pop(obj: RedisObject, key: str, timeout: float | None) -> bytes | None:
-    """BLPOP in rounds of at most ``_BLOCK_S``; None past ``timeout``."""
-    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-    while True:
-        if deadline is None:
-            wait = _BLOCK_S
-        else:
-            wait = min(_BLOCK_S, deadline - time.monotonic())
-            if wait <= 0:
-                popped = obj._call("lpop", key)
-                return None if popped is None else bytes(popped)
-        found = obj._call("blpop", [key], max(wait, 0.01))
-        if found is not None:
-            return bytes(found[1])
-
-
 # -- queues ------------------------------------------------------------------------------------
+
+#: KEYS: items, unfinished, putters, ticket. ARGV: maxsize, item, ttl, register (1: wait if
+#: full). 1 when put, 0 when full.
+_PUT_BOUNDED = """
+if redis.call('llen', KEYS[1]) >= tonumber(ARGV[1]) then
+  if ARGV[4] == '1' then
+    redis.call('rpush', KEYS[3], KEYS[4])
+    redis.call('expire', KEYS[3], ARGV[3])
+  end
+  return 0
+end
+redis.call('rpush', KEYS[1], ARGV[2])
+redis.call('incr', KEYS[2])
+redis.call('expire', KEYS[1], ARGV[3])
+redis.call('expire', KEYS[2], ARGV[3])
+return 1
+"""
+
+#: KEYS: unfinished, joiners. ARGV: ttl. -1 when called too often; wakes joiners at zero.
+_TASK_DONE = (
+    WAKE_LUA
+    + """
+local left = redis.call('decr', KEYS[1])
+if left < 0 then
+  redis.call('incr', KEYS[1])
+  return -1
+end
+if left == 0 then wake(KEYS[2], -1, '1', ARGV[1]) end
+return left
+"""
+)
+
+#: KEYS: unfinished, joiners, ticket. ARGV: ttl. 1 when no task is unfinished, else waits.
+_JOIN_CHECK = """
+if tonumber(redis.call('get', KEYS[1]) or '0') <= 0 then return 1 end
+redis.call('rpush', KEYS[2], KEYS[3])
+redis.call('expire', KEYS[2], ARGV[1])
+return 0
+"""
 
 
 class Queue(RedisObject):
-    """:class:`multiprocessing.Queue`: FIFO of pickled objects (``queue.Empty``/``queue.Full``)."""
+    """:class:`multiprocessing.Queue`: FIFO of pickled objects (``queue.Empty``/``queue.Full``);
+    ``get`` blocks in ``BLPOP``, a ``put`` into a full bounded queue until a ``get``."""
 
     _kind = "queue"
 
     def __init__(self, maxsize: int = 0) -> None:
-        super().__init__("v", "unfinished")
+        super().__init__("v", "unfinished", "putters", "joiners")
         self._maxsize = maxsize
 
     def put(self, obj: Any, block: bool = True, timeout: float | None = None) -> None:
+        data = pickle.dumps(obj)
         if self._maxsize > 0:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while self.qsize() >= self._maxsize:
-                if not block or (deadline is not None and time.monotonic() >= deadline):
-                    raise queue.Full
-                time.sleep(_POLL_S)
+            self._put_bounded(data, block, timeout)
+            return
         pipe = self._pipeline()
-        pipe.rpush(self._k(), pickle.dumps(obj))
+        pipe.rpush(self._k(), data)
         pipe.incr(self._k("unfinished"))
         pipe.expire(self._k(), self._ttl)
         pipe.expire(self._k("unfinished"), self._ttl)
         self._run(pipe)
 
+    def _put_bounded(self, data: bytes, block: bool, timeout: float | None) -> None:
+        keys = [self._k(), self._k("unfinished"), self._k("putters")]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ticket = self._ticket()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            register = block and (remaining is None or remaining > 0)
+            args = (self._maxsize, data, self._ttl, int(register))
+            if self._script(_PUT_BOUNDED, [*keys, ticket], *args):
+                return
+            if not register or self._await(keys[2], ticket, remaining) is None:
+                raise queue.Full
+
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        if not block:
-            raw = self._call("lpop", self._k())
-        else:
-            raw = _blocking_pop(self, self._k(), timeout)
+        raw = self._pop(self._k(), timeout) if block else self._call("lpop", self._k())
         if raw is None:
             raise queue.Empty
+        if self._maxsize > 0:
+            self._wake(self._k("putters"), 1)  # a slot is free: one blocked put tries again
         return pickle.loads(raw)
 
     def put_nowait(self, obj: Any) -> None:
@@ -164,19 +160,23 @@ class SimpleQueue(Queue):
 
 
 class JoinableQueue(Queue):
-    """:class:`multiprocessing.JoinableQueue`: ``task_done`` and ``join`` as well."""
+    """:class:`multiprocessing.JoinableQueue`: ``task_done`` and ``join`` as well (``join``
+    blocks until the last ``task_done`` wakes it)."""
 
     _kind = "joinablequeue"
 
     def task_done(self) -> None:
-        left = int(self._call("decr", self._k("unfinished")))
-        if left < 0:
-            self._call("incr", self._k("unfinished"))
+        keys = [self._k("unfinished"), self._k("joiners")]
+        if int(self._script(_TASK_DONE, keys, self._ttl)) < 0:
             raise ValueError("task_done() called too many times")
 
     def join(self) -> None:
-        while int(self._call("get", self._k("unfinished")) or 0) > 0:
-            time.sleep(_POLL_S)
+        keys = [self._k("unfinished"), self._k("joiners")]
+        while True:
+            ticket = self._ticket()
+            if self._script(_JOIN_CHECK, [*keys, ticket], self._ttl):
+                return
+            self._await(keys[1], ticket, None)
 
 
 # -- pipes -------------------------------------------------------------------------------------
@@ -210,14 +210,11 @@ class Connection:
     def send_bytes(self, buf: bytes, offset: int = 0, size: int | None = None) -> None:
         data = bytes(memoryview(buf)[offset : None if size is None else offset + size])
         key = self._check(writing=True)
-        pipe = self._channel._pipeline()
-        pipe.rpush(key, data)
-        pipe.expire(key, self._channel._ttl)
-        self._channel._run(pipe)
+        self._channel.push(key, data)
 
     def recv_bytes(self, maxlength: int | None = None) -> bytes:
         key = self._check(writing=False)
-        raw = _blocking_pop(self._channel, key, None)
+        raw = self._channel.pop(key, None)
         assert raw is not None
         if maxlength is not None and len(raw) > maxlength:
             raise OSError("bad message length")
@@ -230,14 +227,9 @@ class Connection:
         return pickle.loads(self.recv_bytes())
 
     def poll(self, timeout: float | None = 0.0) -> bool:
-        key = self._check(writing=False)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if int(self._channel._call("llen", key)) > 0:
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL_S)
+        """Whether there is something to receive, waiting up to ``timeout`` seconds (forever
+        for None) without taking it."""
+        return self._channel.peek(self._check(writing=False), timeout)
 
     def close(self) -> None:
         self.closed = True
@@ -255,247 +247,41 @@ class _Channel(RedisObject):
     def __init__(self) -> None:
         super().__init__("a", "b")
 
+    def ends(self) -> tuple[str, str]:
+        """The keys of the two inboxes."""
+        return self._k("a"), self._k("b")
+
+    def push(self, key: str, data: bytes) -> None:
+        pipe = self._pipeline()
+        pipe.rpush(key, data)
+        pipe.expire(key, self._ttl)
+        self._run(pipe)
+
+    def pop(self, key: str, timeout: float | None) -> bytes | None:
+        return self._pop(key, timeout)
+
+    def peek(self, key: str, timeout: float | None) -> bool:
+        """Block until list ``key`` is not empty (BLMOVE of its head onto itself: a no-op
+        move, so nothing is taken), in rounds, up to ``timeout``."""
+        if timeout is not None and timeout <= 0:
+            return int(self._call("llen", key)) > 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = BLOCK_S if deadline is None else min(BLOCK_S, deadline - time.monotonic())
+            if wait <= 0:
+                return int(self._call("llen", key)) > 0
+            if self._call("blmove", key, key, max(wait, 0.001), "LEFT", "LEFT") is not None:
+                return True
+
 
 def Pipe(duplex: bool = True) -> tuple[Connection, Connection]:
     """:func:`multiprocessing.Pipe`: two connected ends (one-way when ``duplex=False``:
     the first end receives, the second sends)."""
     channel = _Channel()
-    a, b = channel._k("a"), channel._k("b")
+    a, b = channel.ends()
     if duplex:
         return Connection(channel, a, b, True), Connection(channel, b, a, True)
     return Connection(channel, a, None, True), Connection(channel, "", a, False)
-
-
-# -- synchronization ---------------------------------------------------------------------------
-
-
-class Semaphore(RedisObject):
-    """:class:`multiprocessing.Semaphore`: a Redis list holding one token per free slot."""
-
-    _kind = "semaphore"
-
-    def __init__(self, value: int = 1) -> None:
-        if value < 0:
-            raise ValueError("semaphore initial value must be >= 0")
-        super().__init__("v")
-        self._bound: int | None = None
-        if value:
-            pipe = self._pipeline()
-            pipe.rpush(self._k(), *([b"1"] * value))
-            pipe.expire(self._k(), self._ttl)
-            self._run(pipe)
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        if not block:
-            return self._call("lpop", self._k()) is not None
-        return _blocking_pop(self, self._k(), timeout) is not None
-
-    def release(self) -> None:
-        if self._bound is not None and int(self._call("llen", self._k())) >= self._bound:
-            raise ValueError("semaphore or lock released too many times")
-        pipe = self._pipeline()
-        pipe.rpush(self._k(), b"1")
-        pipe.expire(self._k(), self._ttl)
-        self._run(pipe)
-
-    def get_value(self) -> int:
-        return int(self._call("llen", self._k()))
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-class BoundedSemaphore(Semaphore):
-    """:class:`multiprocessing.BoundedSemaphore`: releasing past the initial value raises."""
-
-    _kind = "boundedsemaphore"
-
-    def __init__(self, value: int = 1) -> None:
-        super().__init__(value)
-        self._bound = value
-
-
-class Lock(BoundedSemaphore):
-    """:class:`multiprocessing.Lock` (any process may release it, as in the stdlib)."""
-
-    _kind = "lock"
-
-    def __init__(self) -> None:
-        super().__init__(1)
-
-
-def _me() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-class RLock(RedisObject):
-    """:class:`multiprocessing.RLock`: reentrant for the same thread of the same process."""
-
-    _kind = "rlock"
-
-    def __init__(self) -> None:
-        super().__init__("owner", "count")
-
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        me = _me()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self._call("set", self._k("owner"), me, self._ttl, None, True):
-                self._call("set", self._k("count"), 1, self._ttl)
-                return True
-            if (self._call("get", self._k("owner")) or b"").decode() == me:
-                self._call("incr", self._k("count"))
-                return True
-            if not block or (deadline is not None and time.monotonic() >= deadline):
-                return False
-            time.sleep(_POLL_S)
-
-    def release(self) -> None:
-        if (self._call("get", self._k("owner")) or b"").decode() != _me():
-            raise AssertionError("cannot release un-acquired lock")
-        if int(self._call("decr", self._k("count"))) <= 0:
-            self._call("delete", self._k("owner"), self._k("count"))
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-class Event(RedisObject):
-    """:class:`multiprocessing.Event`."""
-
-    _kind = "event"
-
-    def is_set(self) -> bool:
-        return bool(self._call("exists", self._k()))
-
-    def set(self) -> None:
-        self._call("set", self._k(), 1, self._ttl)
-
-    def clear(self) -> None:
-        self._call("delete", self._k())
-
-    def wait(self, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL_S)
-        return True
-
-
-class Condition(RedisObject):
-    """:class:`multiprocessing.Condition` over a :class:`Lock` (or the lock given)."""
-
-    _kind = "condition"
-
-    def __init__(self, lock: Any = None) -> None:
-        super().__init__("waiters")
-        self._lock = lock if lock is not None else RLock()
-        self.acquire = self._lock.acquire
-        self.release = self._lock.release
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("acquire")
-        state.pop("release")
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.acquire = self._lock.acquire
-        self.release = self._lock.release
-
-    def __enter__(self) -> bool:
-        return bool(self._lock.acquire())
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        ticket = conn.new_key("ticket")
-        pipe = self._pipeline()
-        pipe.rpush(self._k("waiters"), ticket)
-        pipe.expire(self._k("waiters"), self._ttl)
-        self._run(pipe)
-        self._lock.release()
-        try:
-            woken = _blocking_pop(self, ticket, timeout) is not None
-        finally:
-            self._lock.acquire()
-        if not woken:
-            self._call("lrem", self._k("waiters"), 1, ticket)
-        return woken
-
-    def wait_for(self, predicate: Any, timeout: float | None = None) -> Any:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        result = predicate()
-        while not result:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            self.wait(remaining)
-            result = predicate()
-        return result
-
-    def notify(self, n: int = 1) -> None:
-        for _ in range(n):
-            ticket = self._call("lpop", self._k("waiters"))
-            if ticket is None:
-                return
-            key = bytes(ticket).decode()
-            pipe = self._pipeline()
-            pipe.rpush(key, b"1")
-            pipe.expire(key, self._ttl)
-            self._run(pipe)
-
-    def notify_all(self) -> None:
-        self.notify(int(self._call("llen", self._k("waiters"))))
-
-
-class Barrier(RedisObject):
-    """:class:`multiprocessing.Barrier` for ``parties`` processes (reusable, generation
-    counted; ``abort``/``broken`` are not supported)."""
-
-    _kind = "barrier"
-
-    def __init__(self, parties: int, action: Any = None, timeout: float | None = None) -> None:
-        if parties < 1:
-            raise ValueError("parties must be > 0")
-        super().__init__("count", "generation")
-        self.parties = parties
-        self._action = action
-        self._timeout = timeout
-
-    def wait(self, timeout: float | None = None) -> int:
-        timeout = self._timeout if timeout is None else timeout
-        generation = int(self._call("get", self._k("generation")) or 0)
-        arrived = int(self._call("incr", self._k("count")))
-        self._touch()
-        index = arrived - 1
-        if arrived == self.parties:
-            if self._action is not None:
-                self._action()
-            pipe = self._pipeline()
-            pipe.set(self._k("count"), 0, self._ttl)
-            pipe.incr(self._k("generation"))
-            self._run(pipe)
-            return index
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while int(self._call("get", self._k("generation")) or 0) == generation:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise threading.BrokenBarrierError
-            time.sleep(_POLL_S)
-        return index
-
-    @property
-    def n_waiting(self) -> int:
-        return int(self._call("get", self._k("count")) or 0)
 
 
 # -- shared values -----------------------------------------------------------------------------
