@@ -6,6 +6,7 @@ from __future__ import annotations
 import lithops.plugins.prestart  # noqa: F401
 
 # isort: split
+import dataclasses
 import functools
 import itertools
 import logging
@@ -24,7 +25,7 @@ from lithops.map_reduce import reduce_groups, start_reducer, when_all
 from lithops.options import JobOptions, MapAPI
 from lithops.plugins.types import BackendKind
 from lithops.session import JobSession
-from lithops.wait import ALL_COMPLETED, get_result, wait
+from lithops.wait import ALL_COMPLETED, WaitAPI, WaitOptions, get_result, wait_with_options
 
 __all__ = [
     "FunctionExecutor",
@@ -54,7 +55,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
     os.register_at_fork(after_in_child=_new_session)
 
 
-class FunctionExecutor(MapAPI[FuturesList]):
+class FunctionExecutor(MapAPI[FuturesList], WaitAPI[FuturesList]):
     """Runs functions on the configured compute backend.
 
     :param mode: ``localhost``, ``serverless`` or ``standalone``.
@@ -271,34 +272,15 @@ class FunctionExecutor(MapAPI[FuturesList]):
 
     # -- waiting -------------------------------------------------------------------------------
 
-    def wait(
-        self,
-        fs: Any = None,
-        throw_except: bool = True,
-        return_when: int = ALL_COMPLETED,
-        download_results: bool = False,
-        timeout: float | None = None,
-        threadpool_size: int = 64,
-        wait_dur_sec: float | None = None,
-        show_progressbar: bool = True,
-        **_: Any,
-    ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
-        """Wait for ``fs`` (default: every future of this executor).
-
-        :returns: ``(done, not_done)``, two :class:`FuturesList` (so ``done.get_result()``
-            works, as in Lithops).
-        """
+    def wait_with_options(self, fs: Any, options: WaitOptions) -> tuple[FuturesList, FuturesList]:
+        """``wait`` with its options gathered already; ``fs=None``: every future."""
+        timeout = options.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        futures = self.expand_futures(fs if fs is not None else self.futures, return_when, timeout)
-        done, not_done = wait(
-            futures,
-            throw_except=throw_except,
-            return_when=return_when,
-            download_results=download_results,
-            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-            wait_dur_sec=wait_dur_sec,
-            show_progressbar=show_progressbar,
+        futures = self.expand_futures(
+            fs if fs is not None else self.futures, options.return_when, timeout
         )
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, not_done = wait_with_options(futures, dataclasses.replace(options, timeout=left))
         return FuturesList(done, executor=self), FuturesList(not_done, executor=self)
 
     def get_result(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lithops.job import iterate_inputs
 from lithops.options import JobOptions, MapAPI
-from lithops.wait import ALL_COMPLETED
+from lithops.wait import WaitAPI, WaitOptions
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
@@ -104,7 +104,7 @@ class RetryingFuture:
         return self.response_future.result(throw_except=throw_except)
 
 
-class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]]):
+class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]], WaitAPI[list[RetryingFuture]]):
     """Wraps a :class:`~lithops.FunctionExecutor` so that ``map`` retries failed calls.
 
     :param executor: the executor to run on; entering this wrapper enters it.
@@ -146,28 +146,13 @@ class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]]):
             for f, item in zip(futures, inputs, strict=True)
         ]
 
-    def wait(
-        self,
-        fs: list[RetryingFuture],
-        throw_except: bool = True,
-        return_when: int = ALL_COMPLETED,
-        download_results: bool = False,
-        timeout: float | None = None,
-        threadpool_size: int = 64,
-        wait_dur_sec: float | None = None,
-        show_progressbar: bool = True,
+    def wait_with_options(
+        self, fs: list[RetryingFuture], options: WaitOptions
     ) -> tuple[list[RetryingFuture], list[RetryingFuture]]:
-        """Wait for retrying futures; ``(done, pending)``. A call counts as done once it
+        """``wait`` for retrying futures; ``(done, pending)``. A call counts as done once it
         succeeded or used up its retries; ``return_when`` as in :func:`lithops.wait`."""
         by_call = {id(f.response_future): f for f in fs}
-        done, pending = self.executor.wait(
-            [f.response_future for f in fs],
-            throw_except=throw_except,
-            return_when=return_when,
-            download_results=download_results,
-            timeout=timeout,
-            show_progressbar=show_progressbar,
-        )
+        done, pending = self.executor.wait_with_options([f.response_future for f in fs], options)
         return [by_call[id(f)] for f in done], [by_call[id(f)] for f in pending]
 
     def get_result(
