@@ -22,7 +22,10 @@ from lithops.storage.backends.localhost import LocalhostStorageBackend
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("LITHOPS_CONFIG_FILE", raising=False)
+    # LITHOPS_CONFIG too: a call run in this process (the test-only tiny backend's workers are
+    # threads) leaves the job's config there, storage_root of another home included.
+    for var in ("LITHOPS_CONFIG_FILE", "LITHOPS_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
     return tmp_path
 
 
