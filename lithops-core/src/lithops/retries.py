@@ -107,6 +107,10 @@ class RetryingFuture:
 class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]], WaitAPI[list[RetryingFuture]]):
     """Wraps a :class:`~lithops.FunctionExecutor` so that ``map`` retries failed calls.
 
+    ``map`` takes ``FunctionExecutor.map``'s arguments; each failed call runs again up to
+    ``retries`` times (default: config ``lithops.retries``), and it returns one
+    :class:`RetryingFuture` per input. ``wait`` takes those futures.
+
     :param executor: the executor to run on; entering this wrapper enters it.
     """
 
@@ -129,8 +133,7 @@ class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]], WaitAPI[list[Retryi
     def map_with_options(
         self, map_function: Callable[..., Any], map_iterdata: Any, options: JobOptions
     ) -> list[RetryingFuture]:
-        """``map``: each failed call is run again up to ``retries`` times (default: config
-        ``lithops.retries``). One :class:`RetryingFuture` per input."""
+        """``map`` with its options gathered already: the executor's map, with ``retries``."""
         inputs = iterate_inputs(map_iterdata)
         count = self._retries(options.retries)
         options = dataclasses.replace(options, retries=count)
@@ -147,10 +150,12 @@ class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]], WaitAPI[list[Retryi
         ]
 
     def wait_with_options(
-        self, fs: list[RetryingFuture], options: WaitOptions
+        self, fs: list[RetryingFuture] | None, options: WaitOptions
     ) -> tuple[list[RetryingFuture], list[RetryingFuture]]:
         """``wait`` for retrying futures; ``(done, pending)``. A call counts as done once it
         succeeded or used up its retries; ``return_when`` as in :func:`lithops.wait`."""
+        if fs is None:
+            raise TypeError("RetryingFunctionExecutor.wait needs fs: the futures of its map")
         by_call = {id(f.response_future): f for f in fs}
         done, pending = self.executor.wait_with_options([f.response_future for f in fs], options)
         return [by_call[id(f)] for f in done], [by_call[id(f)] for f in pending]

@@ -3,6 +3,10 @@
 Completion is pushed by the scheduler; a wait sleeps on its condition until enough futures are
 done or the timeout passes. Works from any thread (no SIGALRM). Ctrl-C cancels the calls being
 waited for and returns control at once.
+
+The options travel as one :class:`WaitOptions`; :class:`WaitAPI` is the ``wait`` method of the
+executors (``FunctionExecutor``, ``RetryingFunctionExecutor``), each implementing
+``wait_with_options``.
 """
 
 from __future__ import annotations
