@@ -14,12 +14,16 @@ enums as integers, long-running operations), on plain HTTP on 127.0.0.1:
 * ``POST /token``: a token endpoint issuing ID tokens for a service account's JWT assertion
   (what google-auth's ``IDTokenCredentials`` sends).
 
-What is real: a deploy unpacks the uploaded zip into a directory and starts
-``functions-framework --target <entryPoint> --source <dir>/main.py`` on it, so the function
-that answers is our code. Each function gets a front end (a small proxy, as Cloud Run has one)
-whose URL is the function's ``serviceConfig.uri``; it checks the ID token's audience when the
-fake was told to, can answer 429 to every other request (``throttle_every_other``), and records
-request bodies and the most requests in flight. Everything is stopped by :meth:`stop` (by PID).
+What is real: a deploy unpacks the uploaded zip into a directory, pip-installs the source's
+``requirements.txt`` as Cloud Build does (``pip install --no-index --prefix <dir>/.packages``:
+what this Python already has is satisfied, anything else must be a local file, since tests
+never reach PyPI; a failing install fails the deploy with pip's output), and starts
+``functions-framework --target <entryPoint> --source <dir>/main.py`` on it with those
+packages on the path, so the function that answers is our code. Each function gets a front end
+(a small proxy, as Cloud Run has one) whose URL is the function's ``serviceConfig.uri``; it
+checks the ID token's audience when the fake was told to, can answer 429 to every other request
+(``throttle_every_other``), and records request bodies and the most requests in flight.
+Everything is stopped by :meth:`stop` (by PID).
 """
 
 from __future__ import annotations
@@ -305,6 +309,7 @@ class FakeCloudFunctions:
         directory = self.work_dir / f"{name.rsplit('/', 1)[-1]}-{uuid.uuid4().hex[:6]}"
         with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
             zipped.extractall(directory)
+        _install_requirements(directory)
 
         def launch() -> tuple[subprocess.Popen[bytes], int]:
             return self._launch(name, function, directory)
@@ -345,8 +350,9 @@ class FakeCloudFunctions:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LITHOPS_", "STORAGE_EMU"))}
         env.update(
             {
-                # Cloud Functions puts the function's directory first on the path.
-                "PYTHONPATH": str(directory),
+                # Cloud Functions puts the function's directory first on the path, then what
+                # the build installed.
+                "PYTHONPATH": os.pathsep.join([str(directory), str(_site_packages(directory))]),
                 "NO_GCE_CHECK": "true",
                 "K_SERVICE": name.rsplit("/", 1)[-1],
                 "FUNCTION_TARGET": str(build.get("entryPoint")),
@@ -576,6 +582,35 @@ class FakeCloudFunctions:
                 self.reply_json(200, operation)
 
         return Handler
+
+
+def _site_packages(directory: Path) -> Path:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return directory / ".packages" / "lib" / version / "site-packages"
+
+
+def _install_requirements(directory: Path) -> None:
+    """What Cloud Build does with a Python function's ``requirements.txt``, offline."""
+    requirements = directory / "requirements.txt"
+    if not requirements.is_file():
+        return
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--no-index", "--no-input"),
+            *("--disable-pip-version-check", "--no-warn-script-location", "--quiet"),
+            *("--prefix", str(directory / ".packages"), "-r", str(requirements)),
+        ],
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"pip install -r requirements.txt failed: {(done.stdout + done.stderr)[-3000:]}"
+        )
 
 
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")

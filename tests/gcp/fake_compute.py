@@ -7,7 +7,9 @@ integers as strings, zone and global operations with ``GET``/``POST .../wait``, 
 ``{"error": {"code", "message", "errors": [{"reason"}]}}``), and only what the provider uses:
 
 * instances: insert, get, list (``filter`` on ``labels.K`` / ``status`` / ``name`` with ``=``
-  and ``!=`` joined by ``AND``, ``maxResults``/``pageToken``), start, stop, resume, delete;
+  and ``!=`` joined by ``AND``, ``maxResults``/``pageToken``), start, stop, resume, delete,
+  setMetadata (refused with 412 ``conditionNotMet`` unless it carries the current
+  ``fingerprint``, as Compute Engine does);
   states move PROVISIONING -> STAGING -> RUNNING, STOPPING -> TERMINATED (Compute Engine's word
   for a stopped instance) and are done when their operation is DONE;
 * one subnetwork per region (its ``ipCidrRange`` is the test network's subnet) of the network
@@ -16,7 +18,9 @@ integers as strings, zone and global operations with ``GET``/``POST .../wait``, 
 :class:`SshMachines` plays the hypervisor: an instance that runs is an SSH test host container
 at the instance's ``networkIP`` (allocated from the subnet at insert, as Compute Engine does),
 and, like Google's guest agent, every key of the instance's ``ssh-keys`` metadata item is
-installed for its user when the instance boots. Stopping stops the container (its disk is
+installed for its user when the instance boots, and a key that ``setMetadata`` adds to a
+running instance is installed a moment after the operation is done (the agent watches the
+metadata server; :data:`AGENT_DELAY_S`). Stopping stops the container (its disk is
 kept), starting starts it again, deleting removes it. Without machines, instances are records
 only (their addresses are never connected to).
 """
@@ -52,6 +56,8 @@ _LABEL = re.compile(r"^[a-z][-_a-z0-9]{0,62}$")
 _TERM = re.compile(r'^\(?\s*([\w.-]+)\s*(=|!=|eq|ne)\s*"?([^")\s]*)"?\s*\)?$')
 #: How long ``POST .../wait`` holds a request (Compute Engine: up to 2 minutes).
 _WAIT_S = 10.0
+#: How long after a setMetadata the guest agent installs the keys it added.
+AGENT_DELAY_S = 1.0
 
 
 class Machines(Protocol):
@@ -60,6 +66,8 @@ class Machines(Protocol):
     def boot(self, name: str, address: str, ssh_keys: list[tuple[str, str]]) -> None: ...
 
     def resume(self, name: str, ssh_keys: list[tuple[str, str]]) -> None: ...
+
+    def add_keys(self, name: str, ssh_keys: list[tuple[str, str]]) -> None: ...
 
     def halt(self, name: str) -> None: ...
 
@@ -211,6 +219,8 @@ class FakeComputeEngine:
                 ["zones", zone, "instances", name, ("start" | "stop" | "resume") as verb],
             ):
                 return self._change(zone, name, verb)
+            case ("POST", ["zones", zone, "instances", name, "setMetadata"]):
+                return self._set_metadata(zone, name, body)
             case ("GET", ["zones", zone, "operations", op]):
                 return self._operation(op, f"zones/{zone}", wait=False)
             case ("POST", ["zones", zone, "operations", op, "wait"]):
@@ -362,6 +372,43 @@ class FakeComputeEngine:
             "delete": lambda: self._remove(zone, name),
         }[verb]
         self._background(op, work)
+        return op.body
+
+    def _set_metadata(self, zone: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._check_zone(zone)
+        with self._lock:
+            instance = self.instances.get((zone, name))
+            if instance is None:
+                raise ApiError(404, "notFound", self._missing(f"zones/{zone}/instances/{name}"))
+            if body.get("fingerprint") != instance["metadata"].get("fingerprint"):
+                raise ApiError(
+                    412,
+                    "conditionNotMet",
+                    "Supplied fingerprint does not match current metadata fingerprint.",
+                )
+            before = set(_ssh_keys(instance))
+            instance["metadata"] = {
+                "kind": "compute#metadata",
+                "items": list(body.get("items") or []),
+                "fingerprint": uuid.uuid4().hex[:12],
+            }
+            added = [k for k in _ssh_keys(instance) if k not in before]
+            running = instance["status"] == "RUNNING"
+            op = self._new_operation("setMetadata", zone, instance)
+            self._finish(op)
+        if added and running and self.machines is not None:
+            machines = self.machines
+
+            def agent() -> None:
+                time.sleep(AGENT_DELAY_S)
+                try:
+                    machines.add_keys(name, added)
+                except BaseException as exc:  # reported to the test through .errors
+                    self.errors.append(exc)
+
+            thread = threading.Thread(target=agent, name=f"fake-agent-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
         return op.body
 
     def _boot(self, zone: str, name: str) -> None:
@@ -581,6 +628,9 @@ class SshMachines:
         host.container.start()
         host.wait_ready()
         _install_keys(host, ssh_keys)  # the start script rewrote authorized_keys
+
+    def add_keys(self, name: str, ssh_keys: list[tuple[str, str]]) -> None:
+        _install_keys(self.hosts[name], ssh_keys)
 
     def halt(self, name: str) -> None:
         self.hosts[name].container.stop(timeout=1)

@@ -230,6 +230,26 @@ def test_consume_mode_runs_on_the_named_instance_and_never_stops_it(cloud: Cloud
     time.sleep(0.5)  # a stop or delete would have been asked for by now
     assert set(cloud.instances("RUNNING")) == {mine}
     assert not [r for r in cloud.fake.requests if r[0] == "DELETE" or r[1].endswith("/stop")]
+    # The key was there already: the metadata was left alone.
+    assert not [r for r in cloud.fake.requests if r[1].endswith("/setMetadata")]
+
+
+def test_consume_mode_adds_the_client_key_to_an_instance_that_lacks_it(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    users_key = public_key_of(_new_key(tmp_path / "users-own-key"))
+    mine = _users_instance(cloud, "my-keyless-vm", public_key=users_key)
+    config = cloud.config(exec_mode="consume", instance_name=mine)
+    with lithops.FunctionExecutor(config=config) as fexec:
+        results = fexec.get_result(fexec.map(where, range(2)))
+    assert _hostnames(results) == {cloud.machines.host_name(mine)}
+    lines = _metadata(cloud.instances()[mine])["ssh-keys"].splitlines()
+    ours = public_key_of(cloud.key_filename)
+    assert lines == [f"ubuntu:{users_key}", f"ubuntu:{ours} lithops"]  # the user's key kept
+    # A second client finds its key there and changes nothing.
+    with lithops.FunctionExecutor(config=config) as fexec:
+        assert fexec.call_async(where, 3).result()[0] == 9
+    assert len([r for r in cloud.fake.requests if r[1].endswith("/setMetadata")]) == 1
 
 
 def test_backend_name_alias_and_standalone_section_select_standalone_on_gce(
@@ -373,8 +393,9 @@ def _eventually(predicate: Any, timeout: float = 15.0) -> bool:
     return bool(predicate())
 
 
-def _users_instance(cloud: Cloud, name: str) -> str:
-    """An instance the user made themselves (with the google client), booted and reachable."""
+def _users_instance(cloud: Cloud, name: str, public_key: str | None = None) -> str:
+    """An instance the user made themselves (with the google client), booted and reachable
+    with ``public_key`` (default: the test's key, the one the provider logs in with)."""
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import compute_v1 as c
@@ -396,7 +417,12 @@ def _users_instance(cloud: Cloud, name: str) -> str:
         ],
         network_interfaces=[c.NetworkInterface(subnetwork=cloud.fake.subnet_link())],
         metadata=c.Metadata(
-            items=[c.Items(key="ssh-keys", value=f"ubuntu:{public_key_of(cloud.key_filename)}")]
+            items=[
+                c.Items(
+                    key="ssh-keys",
+                    value=f"ubuntu:{public_key or public_key_of(cloud.key_filename)}",
+                )
+            ]
         ),
     )
     op = instances.insert_unary(project=PROJECT, zone=ZONE, instance_resource=body)

@@ -1,10 +1,13 @@
-"""``lithops runtime deploy|list|update|delete -b gcp_functions`` and ``lithops clean -b
+"""``lithops runtime build|deploy|list|update|delete -b gcp_functions`` and ``lithops clean -b
 gcp_functions`` through the real console script (the ``lithops`` installed beside this
-Python), on the FAKE Cloud Functions admin API whose deploys and updates run our code in
-functions-framework; and a deployed function whose ``runtime_timeout`` changed."""
+Python), on the FAKE Cloud Functions admin API whose deploys and updates pip-install the
+source's requirements (offline) and run our code in functions-framework; and a deployed
+function whose ``runtime_timeout`` changed."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -19,6 +22,7 @@ from serverless_helpers import cli, rows, write_config
 
 import lithops
 import lithops_gcp.functions_deploy as functions_deploy
+from lithops.errors import ConfigError
 from lithops_gcp.functions_service import connect
 
 DEADLINE = 120
@@ -27,6 +31,34 @@ PARENT = "projects/lithops-test/locations/us-east1"
 
 def double(x: int) -> int:
     return 2 * x
+
+
+def probe_version(_: int) -> str:
+    import lithops_probe  # only a runtime built with its wheel has it
+
+    return str(lithops_probe.VERSION)
+
+
+def probe_wheel(directory: Path, version: str) -> Path:
+    """A wheel of the tiny package ``lithops_probe``, written here: a local file, so pip
+    installs it without an index (tests never reach PyPI)."""
+    info = f"lithops_probe-{version}.dist-info"
+    files = {
+        "lithops_probe/__init__.py": f"VERSION = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: lithops-probe\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    wheel = directory / f"lithops_probe-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
 
 
 @pytest.fixture
@@ -150,11 +182,77 @@ def test_clean_removes_functions_and_transport_data_but_not_user_data(
     assert storage.get_object(bucket, "data/mine.txt") == b"keep me"
 
 
-def test_a_custom_runtime_is_refused_in_one_line(config_file: str) -> None:
-    done = cli("runtime", "deploy", "my/image", "-c", config_file, "-b", "gcp_functions", ok=False)
+def test_a_built_runtime_imports_its_requirements_and_the_default_runtime_does_not(
+    config_file: str,
+    gcf_config: dict[str, Any],
+    fake_functions: FakeCloudFunctions,
+    tmp_path: Path,
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"{probe_wheel(tmp_path, '1.0')}\n")
+    built = cli(
+        "runtime", "build", "-f", str(requirements), "probe-rt", "-c", config_file,
+        "-b", "gcp_functions",
+    ).stdout  # fmt: skip
+    storage = lithops.Storage(config=gcf_config)
+    key = "lithops.runtimes/gcp_functions/probe-rt.zip"
+    assert f"Built and published runtime probe-rt (gs://{storage.bucket}/{key})" in built
+    with zipfile.ZipFile(io.BytesIO(storage.get_object(storage.bucket, key))) as stored:
+        assert "lithops/worker/__init__.py" in stored.namelist()  # the whole function source
+        assert str(tmp_path / "lithops_probe-1.0") in stored.read("requirements.txt").decode()
+
+    deployed = cli("runtime", "deploy", "probe-rt", "-c", config_file, "-b", "gcp_functions")
+    assert "Deployed runtime probe-rt (256 MB) as lithops-w-" in deployed.stdout
+    creates = [c for c in fake_functions.calls if c[0] == "POST" and c[1].endswith("/functions")]
+    mine = {**gcf_config, "gcp_functions": {**gcf_config["gcp_functions"], "runtime": "probe-rt"}}
+    with lithops.FunctionExecutor(config=mine) as fexec:
+        assert fexec.map(probe_version, range(3)).get_result(timeout=DEADLINE) == ["1.0"] * 3
+    again = [c for c in fake_functions.calls if c[0] == "POST" and c[1].endswith("/functions")]
+    assert len(again) == len(creates)  # the executor used the function deploy made
+
+    with (
+        lithops.FunctionExecutor(config=gcf_config) as fexec,
+        pytest.raises(ModuleNotFoundError, match="lithops_probe"),
+    ):
+        fexec.call_async(probe_version, 0).result(timeout=DEADLINE)
+    listing = rows(cli("runtime", "list", "-c", config_file, "-b", "gcp_functions").stdout)
+    assert sorted(r[0] for r in listing) == ["default", "probe-rt"]
+
+    # A rebuild with other requirements: the next deploy replaces the function's source.
+    requirements.write_text(f"{probe_wheel(tmp_path, '2.0')}\n")
+    cli("runtime", "build", "-f", str(requirements), "probe-rt", "-c", config_file,
+        "-b", "gcp_functions")  # fmt: skip
+    functions_deploy._deployed.clear()  # a new client process
+    with lithops.FunctionExecutor(config=mine) as fexec:
+        assert fexec.call_async(probe_version, 0).result(timeout=DEADLINE) == "2.0"
+    updated = cli("runtime", "update", "probe-rt", "-c", config_file, "-b", "gcp_functions")
+    assert "Updated 1 deployment(s)" in updated.stdout
+    with lithops.FunctionExecutor(config=mine) as fexec:
+        assert fexec.call_async(probe_version, 0).result(timeout=DEADLINE) == "2.0"
+
+    cli("runtime", "delete", "probe-rt", "-c", config_file, "-b", "gcp_functions")
+    listing = rows(cli("runtime", "list", "-c", config_file, "-b", "gcp_functions").stdout)
+    assert [r[0] for r in listing] == ["default"]
+    assert key in storage.list_keys(storage.bucket, "lithops.runtimes/")  # the build stays
+
+
+def test_a_runtime_never_built_is_refused_naming_the_build_command(
+    config_file: str, gcf_config: dict[str, Any]
+) -> None:
+    done = cli("runtime", "deploy", "my_runtime", "-c", config_file, "-b", "gcp_functions",
+               ok=False)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0
-    assert "custom runtimes are not supported" in done.stderr
+    assert "lithops runtime build -f requirements.txt my_runtime -b gcp_functions" in done.stderr
+    mine = {**gcf_config, "gcp_functions": {**gcf_config["gcp_functions"], "runtime": "my_runtime"}}
+    with (
+        pytest.raises(ConfigError, match="lithops runtime build"),
+        lithops.FunctionExecutor(config=mine) as fexec,
+    ):
+        fexec.call_async(double, 1).result(timeout=DEADLINE)
+    # A Docker image name (another backend's runtime) is no runtime name here.
+    bad = cli("runtime", "deploy", "my/image", "-c", config_file, "-b", "gcp_functions", ok=False)
+    assert bad.returncode == 1 and "lowercase letters, digits" in bad.stderr
 
 
 def test_a_changed_runtime_timeout_updates_the_deployed_function(

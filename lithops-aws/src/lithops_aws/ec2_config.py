@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lithops import vm_keys
 from lithops.errors import ConfigError
 
 __all__ = ["EXEC_MODES", "Ec2Settings", "default_key_path", "public_key_of"]
@@ -119,78 +120,23 @@ def _workers(value: Any) -> int | None:
 
 def default_key_path() -> Path:
     """The key made for users who name none: ``~/.lithops/aws_ec2/id_ed25519``."""
-    return Path(os.path.expanduser("~")) / ".lithops" / "aws_ec2" / "id_ed25519"
+    return vm_keys.default_key_path("aws_ec2")
 
 
 def ensure_default_key() -> Path:
     """Create the default key pair files on first use (private key mode 0600)."""
-    path = default_key_path()
-    if path.exists() and path.with_name(path.name + ".pub").exists():
-        return path
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for target, data, mode in (
-        (path, private, 0o600),
-        (path.with_name(path.name + ".pub"), public + b" lithops\n", 0o644),
-    ):
-        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    return path
+    return vm_keys.ensure_default_key("aws_ec2")
 
 
 def public_key_of(private_path: str | Path) -> tuple[str, str]:
     """The OpenSSH public key line of a private key file, and a key-pair name derived from it.
 
-    Read from ``<file>.pub`` when it exists, else computed from the (unencrypted) private key.
-
     :raises ConfigError: the file is missing, or encrypted without a ``.pub`` beside it.
     """
-    path = Path(private_path)
-    pub = path.with_name(path.name + ".pub")
-    if pub.exists():
-        line = pub.read_text().strip()
-    elif not path.exists():
-        raise ConfigError(f"aws_ec2.ssh_key_filename {str(path)!r} does not exist")
-    else:
-        line = _derive_public(path)
-    parts = line.split()
-    if len(parts) < 2:
-        raise ConfigError(f"{pub} is not an OpenSSH public key line")
-    digest = hashlib.sha256(parts[1].encode()).hexdigest()[:16]
-    return f"{parts[0]} {parts[1]}", f"lithops-{digest}"
-
-
-def _derive_public(path: Path) -> str:
-    from cryptography.hazmat.primitives import serialization
-
-    data = path.read_bytes()
-    try:
-        if b"OPENSSH PRIVATE KEY" in data:
-            key: Any = serialization.load_ssh_private_key(data, password=None)
-        else:
-            key = serialization.load_pem_private_key(data, password=None)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read the public half of {path} ({exc}); write it beside the key as "
-            f"{path.name}.pub (ssh-keygen -y -f {path} > {path}.pub), or set "
-            f"aws_ec2.ssh_key_name to a key pair EC2 already has"
-        ) from exc
-    return bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
-    ).decode()
+    public = vm_keys.public_key_of(
+        private_path,
+        "aws_ec2.ssh_key_filename",
+        hint="or set aws_ec2.ssh_key_name to a key pair EC2 already has",
+    )
+    digest = hashlib.sha256(public.split()[1].encode()).hexdigest()[:16]
+    return public, f"lithops-{digest}"

@@ -12,7 +12,6 @@ deployed function is found again by its name.
 from __future__ import annotations
 
 import builtins
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -63,13 +62,7 @@ class LambdaRuntimeManager(ServerlessRuntimeManager):
     def _settings(
         self, name: str | None, memory: int | None = None, timeout: int | None = None
     ) -> LambdaSettings:
-        config = copy.deepcopy(self.config)
-        section = config.setdefault("aws_lambda", {})
-        if name is not None:
-            section["runtime"] = "" if name == DEFAULT_RUNTIME else name
-        if timeout is not None:
-            section["runtime_timeout"] = timeout
-        return LambdaSettings.from_config(config, memory)
+        return LambdaSettings.from_config(self.config_for(name, timeout), memory)
 
     # -- the platform operations ----------------------------------------------------------
 

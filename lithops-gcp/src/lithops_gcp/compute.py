@@ -7,8 +7,10 @@ What it makes, and how it finds it again:
   picks up what a create-mode executor will delete.
 * The public half of ``ssh_key_filename`` (or of a key made under ``~/.lithops/gcp_compute``)
   goes into the instance's ``ssh-keys`` metadata for ``ssh_username``; Google's guest agent
-  installs it at boot. No service account is attached unless ``service_account`` names one, so
-  a worker holds no Google credentials by default.
+  installs it at boot. Consume mode adds it to the ``ssh-keys`` of the named instance (the
+  other keys kept; nothing changes when it is there) and, on a running instance, waits until
+  the guest agent installed it. No service account is attached unless ``service_account``
+  names one, so a worker holds no Google credentials by default.
 * A firewall rule ``lithops-ssh-<network>`` admits SSH to instances tagged ``lithops-worker``
   from the subnet's own address range only. Nothing here opens a port to the internet: to
   reach the workers from outside the network, add a rule for your address.
@@ -34,6 +36,7 @@ from lithops_gcp.compute_resources import (
     MODE_LABEL,
     NETWORK_TAG,
     instance_body,
+    ssh_keys_with,
     ssh_rule,
 )
 
@@ -144,7 +147,7 @@ class GceProvider:
         s = self.settings
         if s.exec_mode == "consume":
             assert s.instance_name is not None
-            return [self._vm(self._get(s.instance_name, "instance_name"))]
+            return [self._admit_key(self._get(s.instance_name, "instance_name"))]
         query = (
             f"(labels.{MANAGED_LABEL[0]} = {MANAGED_LABEL[1]}) AND (labels.{MODE_LABEL} = reuse)"
         )
@@ -182,6 +185,99 @@ class GceProvider:
             path = self.settings.ssh_key_filename or str(ensure_default_key())
             self._public_key = (public_key_of(path), path)
         return self._public_key
+
+    def _admit_key(self, instance: Any) -> VMInstance:
+        """Consume mode: let the client's key log in to the user's ``instance``, as create mode
+        does, through its ``ssh-keys`` metadata (set with the metadata's fingerprint, so a
+        concurrent change is not lost: a conflict is retried)."""
+        from google.api_core import exceptions as gexc
+
+        s = self.settings
+        public, _ = self.public_key()
+        for _attempt in range(5):
+            items = list(instance.metadata.items)
+            current = next((i.value for i in items if i.key == "ssh-keys"), "")
+            value = ssh_keys_with(current or "", s.ssh_username, public)
+            if value is None:
+                return self._vm(instance)
+            others = [self._compute.Items(key=i.key, value=i.value) for i in items]
+            others = [i for i in others if i.key != "ssh-keys"]
+            metadata = self._compute.Metadata(
+                fingerprint=instance.metadata.fingerprint,
+                items=[*others, self._compute.Items(key="ssh-keys", value=value)],
+            )
+            logger.info(
+                "adding the SSH key of %s to the ssh-keys metadata of instance %s",
+                s.ssh_username,
+                instance.name,
+            )
+            name = str(instance.name)
+
+            def set_metadata(name: str = name, metadata: Any = metadata) -> Any:
+                try:
+                    return self._instances.set_metadata_unary(
+                        project=s.project, zone=s.zone, instance=name, metadata_resource=metadata
+                    )
+                except gexc.PreconditionFailed:  # the metadata changed since we read it
+                    return None
+
+            op = self._call(
+                "setMetadata",
+                set_metadata,
+                hint="the credentials in use need compute.instances.setMetadata on "
+                "gcp_compute.instance_name (or put the key in its ssh-keys yourself)",
+            )
+            instance = self._get(name, "instance_name")
+            if op is None:
+                continue
+            self._wait_zone(op, "setMetadata")
+            vm = self._vm(self._get(name, "instance_name"))
+            if vm.state == "running":
+                self._wait_login(vm)
+            return vm
+        raise GceError(
+            f"the metadata of instance {instance.name} kept changing while adding the SSH key; "
+            f"try again"
+        )
+
+    def _wait_login(self, vm: VMInstance) -> None:
+        """Until the guest agent has installed the key just added (it watches the metadata)."""
+        try:
+            import paramiko
+        except ImportError:  # standalone (which needs paramiko) is not installed: no SSH here
+            return
+        limit = min(self.settings.start_timeout, 120.0)
+        deadline = time.monotonic() + limit
+        while True:
+            client = paramiko.SSHClient()
+            # A login probe only: standalone checks the host key when it connects.
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+            try:
+                client.connect(
+                    vm.address,
+                    port=vm.port,
+                    username=vm.user,
+                    key_filename=vm.key_filename,
+                    timeout=10,
+                    auth_timeout=10,
+                    banner_timeout=10,
+                    allow_agent=False,
+                    look_for_keys=False,
+                )
+                return
+            except paramiko.AuthenticationException:
+                pass  # not installed yet
+            except (OSError, paramiko.SSHException, EOFError):
+                return  # not reachable from here: standalone's connect waits and says why
+            finally:
+                client.close()
+            if time.monotonic() > deadline:
+                raise GceError(
+                    f"instance {vm.id} did not accept the SSH key added to its ssh-keys "
+                    f"metadata within {limit:.0f} s: check that its guest agent runs "
+                    f"(google-guest-agent), or add the key for {vm.user} yourself"
+                )
+            time.sleep(0.5)
 
     def ensure_network(self) -> None:
         """Make the firewall rule admitting SSH from the subnet to our workers, once."""

@@ -11,7 +11,14 @@ from typing import Any
 
 from lithops_gcp.compute_config import ComputeSettings
 
-__all__ = ["MANAGED_LABEL", "MODE_LABEL", "NETWORK_TAG", "instance_body", "ssh_rule"]
+__all__ = [
+    "MANAGED_LABEL",
+    "MODE_LABEL",
+    "NETWORK_TAG",
+    "instance_body",
+    "ssh_keys_with",
+    "ssh_rule",
+]
 
 MANAGED_LABEL = ("lithops-managed-by", "lithops-gcp")
 MODE_LABEL = "lithops-exec-mode"
@@ -51,7 +58,7 @@ def instance_body(
         ],
         network_interfaces=[nic],
         metadata=c.Metadata(
-            items=[c.Items(key="ssh-keys", value=f"{s.ssh_username}:{public_key} lithops")]
+            items=[c.Items(key="ssh-keys", value=_ssh_key_line(s.ssh_username, public_key))]
         ),
     )
     if s.service_account:
@@ -67,6 +74,22 @@ def instance_body(
             on_host_maintenance="TERMINATE",
         )
     return body
+
+
+def _ssh_key_line(user: str, public_key: str) -> str:
+    return f"{user}:{public_key} lithops"
+
+
+def ssh_keys_with(value: str, user: str, public_key: str) -> str | None:
+    """The ``ssh-keys`` metadata ``value`` (``user:type base64 [comment]`` lines) with
+    ``public_key`` logging in ``user`` added, the other lines kept; ``None`` when it is there."""
+    wanted = public_key.split()[:2]
+    lines = [line for line in value.splitlines() if line.strip()]
+    for line in lines:
+        name, _, key = line.strip().partition(":")
+        if name == user and key.split()[:2] == wanted:
+            return None
+    return "\n".join([*lines, _ssh_key_line(user, public_key)])
 
 
 def ssh_rule(s: ComputeSettings, name: str, source_ranges: Sequence[str]) -> Any:

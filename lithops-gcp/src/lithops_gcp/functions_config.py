@@ -38,12 +38,25 @@ def _price(section: Mapping[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
+def _runtime(section: Mapping[str, Any]) -> str:
+    """The configured runtime: ``""`` for the default one, else the name of a built one."""
+    from lithops.serverless.builds import check_runtime_name
+    from lithops.serverless.runtimes import DEFAULT_RUNTIME
+
+    name = str(section.get("runtime") or "")
+    if name in ("", DEFAULT_RUNTIME):
+        return ""
+    return check_runtime_name(name, SECTION)
+
+
 @dataclass(frozen=True)
 class GcfSettings:
     """The ``gcp_functions`` section, checked, with defaults filled in."""
 
     project: str
     region: str
+    #: ``""``: the default runtime (the client's own code); else a runtime built with
+    #: ``lithops runtime build``
     runtime: str
     memory: int
     timeout: int
@@ -88,7 +101,7 @@ class GcfSettings:
         return cls(
             project=project,
             region=str(merged.get("region") or DEFAULT_REGION),
-            runtime=str(section.get("runtime") or ""),
+            runtime=_runtime(section),
             memory=memory,
             timeout=int(section.get("runtime_timeout") or 300),
             max_workers=max_workers,

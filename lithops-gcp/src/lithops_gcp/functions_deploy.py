@@ -1,23 +1,27 @@
-"""Deploying the default runtime: a Cloud Function of the client's own code, once per
-(runtime, memory, our version).
+"""Deploying a runtime: a Cloud Function of the client's own code, once per (runtime,
+memory, our version).
 
-The function's source is the core's worker package (:func:`lithops.packaging.worker_package`)
-plus this distribution (the Cloud Storage factory workers use), a ``main.py`` naming
-:func:`lithops_gcp.function_entry.lithops_handler`, and a ``requirements.txt`` with the one
-library the package does not carry (google-cloud-storage, for the worker's storage). The
-deploy: generate an upload URL, upload the zip, create the function, wait on the operation.
-The package's content digest is in the function's name, so a client of another version (or a
-patched checkout) deploys its own function beside the old one, and an unchanged client finds
-its function already there. Before any job is sent, one metadata call checks the function's
-Python minor and wire version.
+The function's source (:class:`FunctionSource`) is the core's worker package
+(:func:`lithops.packaging.worker_package`) plus this distribution (the Cloud Storage factory
+workers use), a ``main.py`` naming :func:`lithops_gcp.function_entry.lithops_handler`, and a
+``requirements.txt`` with the one library the package does not carry (google-cloud-storage,
+for the worker's storage); a runtime built with ``lithops runtime build`` adds its own
+requirements to that file (see :mod:`lithops_gcp.functions_build`), which Cloud Build installs
+at deploy. The deploy: generate an upload URL, upload the zip, create the function, wait on
+the operation. The package's content digest is in the function's name, so a client of another
+version (or a patched checkout) deploys its own function beside the old one, and an unchanged
+client finds its function already there. Before any job is sent, one metadata call checks the
+function's Python minor and wire version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
@@ -26,16 +30,21 @@ import google.api_core.exceptions as gexc
 import requests
 from google.cloud import functions_v2
 
-from lithops.errors import BackendUnavailableError, ConfigError
+from lithops.errors import BackendUnavailableError
 from lithops.packaging import WorkerPackage, worker_package
 from lithops.serverless.deploy import DeployCache, check_hello, wait_ready
+from lithops.serverless.runtimes import DEFAULT_RUNTIME
 from lithops_gcp.function_entry import ENTRY_POINT, MAIN_MODULE
 from lithops_gcp.functions_config import GcfSettings
 from lithops_gcp.http_invoke import FunctionCaller
 
 __all__ = [
+    "BUILD_INFO",
     "FUNCTION_PREFIX",
+    "FunctionSource",
     "GcfRuntime",
+    "base_requirements",
+    "default_source",
     "deploy",
     "forget",
     "function_id",
@@ -49,7 +58,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FUNCTION_PREFIX = "lithops-w"
+#: what a built runtime's source says of itself (its name and the user's requirements)
+BUILD_INFO = "lithops_runtime.json"
 _DEPLOY_TIMEOUT_S = 900.0
+#: label of a built runtime's functions: the digest of the requirements they were deployed with
+_BUILD_LABEL = "lithops-build"
 #: Cloud Functions' default CPU for each memory tier (2nd gen), in vCPUs.
 _CPU_OF_TIER = {
     128: "0.083",
@@ -74,12 +87,60 @@ def python_runtime() -> str:
     return f"python{sys.version_info.major}{sys.version_info.minor}"
 
 
+def base_requirements() -> str:
+    """What every function's ``requirements.txt`` lists: what the worker package lacks."""
+    try:
+        version = importlib_metadata.version("google-cloud-storage")
+    except importlib_metadata.PackageNotFoundError:
+        return "google-cloud-storage\n"
+    return f"google-cloud-storage=={version}\n"
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """What a function of ``runtime`` is deployed from: this client's worker package, and the
+    requirements a built runtime adds (``""`` for the default runtime)."""
+
+    runtime: str
+    package: WorkerPackage
+    requirements: str = ""
+
+    @property
+    def built(self) -> bool:
+        return self.runtime != DEFAULT_RUNTIME
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits naming the requirements (a label: a rebuild changes it)."""
+        return hashlib.sha256(self.requirements.encode()).hexdigest()[:12]
+
+    def archive(self) -> bytes:
+        """The function's source zip (deterministic: same inputs, same bytes)."""
+        requirements = base_requirements()
+        files = {"main.py": MAIN_MODULE}
+        if self.built:
+            requirements += f"# runtime {self.runtime}\n{self.requirements.rstrip()}\n"
+            info = {"runtime": self.runtime, "requirements": self.requirements}
+            files[BUILD_INFO] = json.dumps(info, indent=1).encode()
+        files["requirements.txt"] = requirements.encode()
+        return self.package.zip(files)
+
+
+def default_source() -> FunctionSource:
+    """The default runtime's source: this client's own code and nothing else."""
+    return FunctionSource(DEFAULT_RUNTIME, runtime_package())
+
+
 def function_id(package: WorkerPackage, settings: GcfSettings) -> str:
-    """``lithops-w[-<namespace>]-<version>-<digest>-<memory>mb``: at most 63 characters of
-    lowercase letters, digits and hyphens, as Cloud Functions requires."""
+    """``lithops-w[-<namespace>]-<version>-<digest>[-r<runtime hash>]-<memory>mb``: at most 63
+    characters of lowercase letters, digits and hyphens, as Cloud Functions requires; a built
+    runtime's functions also hash its name."""
     version = package.tag.replace(".", "-")
     namespace = re.sub(r"[^a-z0-9-]", "-", settings.namespace.lower())[:16]
-    parts = [FUNCTION_PREFIX, namespace, version, f"{settings.memory}mb"]
+    runtime = (
+        "r" + hashlib.sha256(settings.runtime.encode()).hexdigest()[:8] if settings.runtime else ""
+    )
+    parts = [FUNCTION_PREFIX, namespace, version, runtime, f"{settings.memory}mb"]
     return "-".join(p for p in parts if p)[:63].rstrip("-")
 
 
@@ -112,25 +173,29 @@ def deploy(
     client: functions_v2.FunctionServiceClient,
     settings: GcfSettings,
     caller_for: Any,
+    source_of: Callable[[], FunctionSource] = default_source,
 ) -> GcfRuntime:
     """Find or create the function for ``settings``, wait until it is active, check it.
 
+    A built runtime's function found with the source of an older build gets the new one.
+
     :param caller_for: ``(uri) -> FunctionCaller`` (a session with an ID token for it).
+    :param source_of: the source of ``settings.runtime`` (read once, when not deployed yet
+        by this process).
     """
-    if settings.runtime:
-        raise ConfigError(
-            f"gcp_functions runtime {settings.runtime!r}: custom runtimes are not supported "
-            f"yet; remove 'runtime' from the gcp_functions section to use the default runtime "
-            f"(this client's own code, deployed as a zip)"
-        )
     package = runtime_package()
     name = f"{settings.parent}/functions/{function_id(package, settings)}"
     key = (settings.api_endpoint, name, str(settings.timeout))
 
     def find_or_create() -> GcfRuntime:
+        source = source_of()
         function = _get(client, name)
         if function is None:
-            function = _create(client, name, package, settings)
+            function = _create(client, name, source, settings)
+        elif source.built and function.labels.get(_BUILD_LABEL) != source.digest:
+            logger.info("Cloud Function %s runs another build of %s", name, source.runtime)
+            function = _wait_active(client, name, function)
+            function = _replace_source(client, name, function, source, settings)
         function = _wait_active(client, name, function)
         function = _update_settings(client, name, function, settings)
         uri = function.service_config.uri or function.url
@@ -149,15 +214,16 @@ def replace_code(
     name: str,
     settings: GcfSettings,
     caller_for: Any,
+    source: FunctionSource | None = None,
 ) -> GcfRuntime:
     """Put this client's code into the deployed function ``name`` (``lithops runtime update``),
-    wait until it is active again and check it answers as this client expects."""
-    package = runtime_package()
+    wait until it is active again and check it answers as this client expects.
+
+    :param source: what to deploy (default: the default runtime's source).
+    """
+    source = source or default_source()
     function = _wait_active(client, name, _get(client, name) or functions_v2.Function(name=name))
-    source = _upload(client, name, package, settings)
-    function.build_config.source = functions_v2.Source(storage_source=source)
-    function.labels.update(runtime_labels(package, settings))
-    function = _patch(client, name, function, ["build_config.source", "labels"], "code")
+    function = _replace_source(client, name, function, source, settings)
     forget(name)
     uri = function.service_config.uri or function.url
     hello = _check(caller_for(uri), name)
@@ -167,18 +233,34 @@ def replace_code(
     )  # fmt: skip
 
 
-def runtime_labels(package: WorkerPackage, settings: GcfSettings) -> dict[str, str]:
+def runtime_labels(source: FunctionSource, settings: GcfSettings) -> dict[str, str]:
     """The labels that make a function one of ours, and say what it runs."""
     labels = {
         "lithops": "runtime",
         # Label values allow only lowercase letters, digits, '_' and '-': the tag's dots become
         # underscores (see version_from_label).
-        "lithops-version": package.tag.replace(".", "_"),
-        "lithops-runtime": "default",
+        "lithops-version": source.package.tag.replace(".", "_"),
+        # A built runtime's name is checked to be a valid label value when it is built.
+        "lithops-runtime": source.runtime,
     }
+    if source.built:
+        labels[_BUILD_LABEL] = source.digest
     if settings.namespace:
         labels["lithops-namespace"] = settings.namespace.lower()
     return labels
+
+
+def _replace_source(
+    client: functions_v2.FunctionServiceClient,
+    name: str,
+    function: functions_v2.Function,
+    source: FunctionSource,
+    settings: GcfSettings,
+) -> functions_v2.Function:
+    uploaded = _upload(client, name, source, settings)
+    function.build_config.source = functions_v2.Source(storage_source=uploaded)
+    function.labels.update(runtime_labels(source, settings))
+    return _patch(client, name, function, ["build_config.source", "labels"], "code")
 
 
 def version_from_label(value: str) -> str:
@@ -252,22 +334,14 @@ def _get(client: functions_v2.FunctionServiceClient, name: str) -> functions_v2.
         raise BackendUnavailableError(f"cannot look up Cloud Function {name}: {exc}") from exc
 
 
-def _requirements() -> bytes:
-    try:
-        version = importlib_metadata.version("google-cloud-storage")
-    except importlib_metadata.PackageNotFoundError:
-        return b"google-cloud-storage\n"
-    return f"google-cloud-storage=={version}\n".encode()
-
-
 def _upload(
     client: functions_v2.FunctionServiceClient,
     name: str,
-    package: WorkerPackage,
+    source: FunctionSource,
     settings: GcfSettings,
 ) -> functions_v2.StorageSource:
     """Upload the function's source zip; where it went, for the build."""
-    archive = package.zip({"main.py": MAIN_MODULE, "requirements.txt": _requirements()})
+    archive = source.archive()
     logger.info("uploading the code of Cloud Function %s (%d KiB)", name, len(archive) >> 10)
     try:
         upload = client.generate_upload_url(request={"parent": settings.parent})
@@ -289,19 +363,19 @@ def _upload(
 def _create(
     client: functions_v2.FunctionServiceClient,
     name: str,
-    package: WorkerPackage,
+    source: FunctionSource,
     settings: GcfSettings,
 ) -> functions_v2.Function:
-    source = _upload(client, name, package, settings)
+    uploaded = _upload(client, name, source, settings)
     env = {**settings.env_vars, "PYTHONDONTWRITEBYTECODE": "1"}
     function = functions_v2.Function(
         name=name,
-        description=f"lithops {package.tag} worker runtime",
-        labels={**settings.labels, **runtime_labels(package, settings)},
+        description=f"lithops {source.package.tag} worker runtime {source.runtime}",
+        labels={**settings.labels, **runtime_labels(source, settings)},
         build_config=functions_v2.BuildConfig(
             runtime=python_runtime(),
             entry_point=ENTRY_POINT,
-            source=functions_v2.Source(storage_source=source),
+            source=functions_v2.Source(storage_source=uploaded),
         ),
         service_config=functions_v2.ServiceConfig(
             available_memory=_memory(settings.memory),

@@ -1,19 +1,20 @@
-"""``lithops runtime deploy|list|update|delete -b gcp_functions`` and ``lithops clean -b
+"""``lithops runtime build|deploy|list|update|delete -b gcp_functions`` and ``lithops clean -b
 gcp_functions``.
 
-A deployment is one function per (memory, lithops version), labelled ``lithops: runtime``
-with the version, the runtime (``default``: the zip of the client's own code) and the
-namespace, so listing finds ours and nothing else. What ``list``, ``update``, ``delete`` and
-``clean`` do is the core's (:class:`lithops.serverless.runtimes.ServerlessRuntimeManager`);
-this module finds, deploys, updates and deletes Cloud Functions. gcp_functions keeps no local
-cache: a deployed function is found again by its name.
+A deployment is one function per (runtime, memory, lithops version), labelled ``lithops:
+runtime`` with the version, the runtime (``default``: the zip of the client's own code, else
+the name of a runtime built with ``lithops runtime build``, see
+:mod:`lithops_gcp.functions_build`) and the namespace, so listing finds ours and nothing else.
+What ``list``, ``update``, ``delete`` and ``clean`` do is the core's
+(:class:`lithops.serverless.runtimes.ServerlessRuntimeManager`); this module finds, deploys,
+updates and deletes Cloud Functions, and builds runtimes. gcp_functions keeps no local cache:
+a deployed function is found again by its name, a built runtime in the storage bucket.
 """
 
 from __future__ import annotations
 
 import builtins
-import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import google.api_core.exceptions as gexc
@@ -44,11 +45,10 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
         super().__init__(config)
         self.service = connect(self.config)
 
-    def _service(self, memory: int | None, timeout: int | None) -> FunctionsService:
-        config = copy.deepcopy(self.config)
-        if timeout:
-            config.setdefault(SECTION, {})["runtime_timeout"] = timeout
-        return connect(config, memory)
+    def _service(
+        self, name: str | None, memory: int | None = None, timeout: int | None = None
+    ) -> FunctionsService:
+        return connect(self.config_for(name, timeout), memory)
 
     def _full_name(self, deployment: Deployment) -> str:
         return f"{self.service.settings.parent}/functions/{deployment.name}"
@@ -57,6 +57,9 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
 
     def current_version(self) -> str:
         return runtime_package().tag
+
+    def runtime_of(self, name: str | None) -> str:
+        return self._service(name).settings.runtime or DEFAULT_RUNTIME
 
     def find(self, everywhere: bool = False) -> builtins.list[Deployment]:
         namespace = self.service.settings.namespace.lower()
@@ -82,11 +85,10 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
         return found
 
     def deploy(self, name: str | None, memory: int | None, timeout: int | None) -> RuntimeInfo:
-        self._check_runtime(name)
-        service = self._service(memory, timeout)
+        service = self._service(name, memory, timeout)
         runtime = service.deploy()
         return RuntimeInfo(
-            name=DEFAULT_RUNTIME,
+            name=service.settings.runtime or DEFAULT_RUNTIME,
             memory=runtime.memory,
             version=runtime_package().tag,
             deployed_as=runtime.function_id,
@@ -94,8 +96,15 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
         )
 
     def replace_code(self, deployment: Deployment, name: str | None) -> None:
-        service = self._service(deployment.memory, deployment.timeout)
-        replace_code(service.client, self._full_name(deployment), service.settings, service.caller)
+        # The runtime the function is labelled with (the one update was asked for).
+        service = self._service(deployment.runtime, deployment.memory, deployment.timeout)
+        replace_code(
+            service.client,
+            self._full_name(deployment),
+            service.settings,
+            service.caller,
+            service.source(),
+        )
 
     def remove(self, deployment: Deployment) -> None:
         name = self._full_name(deployment)
@@ -107,10 +116,7 @@ class GcfRuntimeManager(ServerlessRuntimeManager):
             raise BackendUnavailableError(f"cannot delete Cloud Function {name}: {exc}") from exc
         forget(name)
 
-    def _check_runtime(self, name: str | None) -> None:
-        if name not in (None, DEFAULT_RUNTIME):
-            raise BackendUnavailableError(
-                f"gcp_functions runtime {name!r}: custom runtimes are not supported yet; "
-                f"deploy the default runtime (this client's own code): omit the name or "
-                f"use {DEFAULT_RUNTIME!r}"
-            )
+    def build(self, name: str, file: str | None, extra_args: Sequence[str]) -> str:
+        from lithops_gcp.functions_build import build_runtime
+
+        return build_runtime(self.config, name, file, extra_args)

@@ -18,6 +18,7 @@ backend writes (find, deploy, replace the code, delete, and what the current ver
 from __future__ import annotations
 
 import builtins
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class ServerlessRuntimeManager:
         raise NotImplementedError
 
     def build(self, name: str, file: str | None, extra_args: Sequence[str]) -> str:
+        """``lithops runtime build``: a backend that builds runtimes overrides this."""
         raise BackendUnavailableError(
             f"{self.backend} cannot build runtimes: it deploys this client's own code; "
             f"remove 'runtime' from the {self.backend} section to use it"
@@ -154,6 +156,18 @@ class ServerlessRuntimeManager:
         return removed
 
     # -- helpers --------------------------------------------------------------------------
+
+    def config_for(self, name: str | None, timeout: int | None = None) -> dict[str, Any]:
+        """A copy of the config whose backend section names runtime ``name`` (``None``: the
+        configured one; :data:`DEFAULT_RUNTIME`: none) and, when given, ``runtime_timeout``:
+        what a command's NAME and ``--timeout`` mean for the settings a backend reads."""
+        config = copy.deepcopy(self.config)
+        section = config.setdefault(self.backend, {})
+        if name is not None:
+            section["runtime"] = "" if name == DEFAULT_RUNTIME else name
+        if timeout:
+            section["runtime_timeout"] = timeout
+        return config
 
     def _sorted(self, everywhere: bool = False) -> builtins.list[Deployment]:
         return sorted(self.find(everywhere), key=lambda d: (d.runtime, d.memory, d.version))
