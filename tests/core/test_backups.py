@@ -18,6 +18,7 @@ import pytest
 import lithops
 from lithops.future import CallState, ResponseFuture
 from lithops.job import Job
+from lithops.options import JobOptions
 from lithops.scheduler import BACKUP_MIN_RUNNING_S, _Call, stragglers
 
 #: A warm pool of these tests' own (pools are shared per runtime and size): calls that other
@@ -171,5 +172,5 @@ def test_backups_can_be_switched_on_for_every_map_in_the_config(tmp_path, monkey
     with lithops.FunctionExecutor(config=config) as fexec:
         job, _ = fexec.session.new_job("M", abs, [1])
         assert job.backups
-        job, _ = fexec.session.new_job("M", abs, [1], backups=False)
+        job, _ = fexec.session.new_job("M", abs, [1], JobOptions(backups=False))
         assert not job.backups

@@ -192,3 +192,17 @@ def sleep_for(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
+
+
+def test_retrying_wait_without_futures_says_it_needs_those_of_its_map(fexec) -> None:
+    # fs is optional on FunctionExecutor.wait (all its futures), not on the retrying wrapper
+    with pytest.raises(TypeError, match="futures of its map"):
+        RetryingFunctionExecutor(fexec).wait()
+
+
+def test_retrying_map_takes_the_executor_map_options(fexec, tmp_path: Path) -> None:
+    rexec = RetryingFunctionExecutor(fexec)
+    fs = rexec.map(fails_first_two_attempts, inputs(tmp_path), retries=2, extra_env={"K": "v"})
+    assert rexec.get_result(fs) == [10 * x for x in range(N)]
+    assert fs[0].map_kwargs["extra_env"] == {"K": "v"}
+    assert fs[0].retries == 2

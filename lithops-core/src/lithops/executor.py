@@ -6,6 +6,7 @@ from __future__ import annotations
 import lithops.plugins.prestart  # noqa: F401
 
 # isort: split
+import dataclasses
 import functools
 import itertools
 import logging
@@ -21,9 +22,10 @@ from lithops.futures_list import FuturesList, Reducers
 from lithops.job import Job
 from lithops.logs import LogRecorder
 from lithops.map_reduce import reduce_groups, start_reducer, when_all
+from lithops.options import JobOptions, MapAPI
 from lithops.plugins.types import BackendKind
 from lithops.session import JobSession
-from lithops.wait import ALL_COMPLETED, get_result, wait
+from lithops.wait import ALL_COMPLETED, WaitAPI, WaitOptions, get_result, wait_with_options
 
 __all__ = [
     "FunctionExecutor",
@@ -53,7 +55,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
     os.register_at_fork(after_in_child=_new_session)
 
 
-class FunctionExecutor:
+class FunctionExecutor(MapAPI[FuturesList], WaitAPI[FuturesList]):
     """Runs functions on the configured compute backend.
 
     :param mode: ``localhost``, ``serverless`` or ``standalone``.
@@ -159,10 +161,7 @@ class FunctionExecutor:
         retries: int | None = None,
     ) -> ResponseFuture:
         """Run ``func`` once with ``data`` (a tuple: positional args; a dict: keyword args)."""
-        job, futures = self.session.new_job(
-            "A",
-            func,
-            [data],
+        options = JobOptions(
             extra_env=extra_env,
             runtime_memory=runtime_memory,
             timeout=timeout,
@@ -170,64 +169,22 @@ class FunctionExecutor:
             exclude_modules=exclude_modules,
             retries=retries,
         )
+        job, futures = self.session.new_job("A", func, [data], options)
         self.last_call = "call_async"
         self.session.submit(job, futures)
         return futures[0]
 
-    def map(
-        self,
-        map_function: Callable[..., Any],
-        map_iterdata: Any,
-        chunksize: int | None = None,
-        extra_args: Any = None,
-        extra_env: dict[str, str] | None = None,
-        runtime_memory: int | None = None,
-        obj_chunk_size: int | None = None,
-        obj_chunk_number: int | None = None,
-        obj_newline: str | None = "\n",
-        timeout: float | None = None,
-        include_modules: Sequence[str] | None = (),
-        exclude_modules: Sequence[str] | None = (),
-        retries: int | None = None,
-        backups: bool | None = None,
+    def map_with_options(
+        self, map_function: Callable[..., Any], map_iterdata: Any, options: JobOptions
     ) -> FuturesList:
-        """Run ``map_function`` once per element of ``map_iterdata``; futures in input order."""
-        job, futures = self._map_job(
-            map_function,
-            map_iterdata,
-            chunksize=chunksize,
-            extra_args=extra_args,
-            extra_env=extra_env,
-            runtime_memory=runtime_memory,
-            obj_chunk_size=obj_chunk_size,
-            obj_chunk_number=obj_chunk_number,
-            obj_newline=obj_newline,
-            timeout=timeout,
-            include_modules=include_modules,
-            exclude_modules=exclude_modules,
-            retries=retries,
-            backups=backups,
-        )
+        """``map`` with its options gathered already (see :class:`~lithops.options.JobOptions`)."""
+        job, futures = self._map_job(map_function, map_iterdata, options)
         self.last_call = "map"
         self.session.submit(job, futures)
         return futures
 
     def _map_job(
-        self,
-        map_function: Callable[..., Any],
-        map_iterdata: Any,
-        chunksize: int | None = None,
-        extra_args: Any = None,
-        extra_env: dict[str, str] | None = None,
-        runtime_memory: int | None = None,
-        obj_chunk_size: int | None = None,
-        obj_chunk_number: int | None = None,
-        obj_newline: str | None = "\n",
-        timeout: float | None = None,
-        include_modules: Sequence[str] | None = (),
-        exclude_modules: Sequence[str] | None = (),
-        retries: int | None = None,
-        backups: bool | None = None,
+        self, map_function: Callable[..., Any], map_iterdata: Any, options: JobOptions
     ) -> tuple[Job, FuturesList]:
         """The job of a ``map``, built but not submitted yet."""
         chained = False
@@ -242,22 +199,7 @@ class FunctionExecutor:
             for f in parents:
                 f.produce_output = False
         job, futures = self.session.new_job(
-            "M",
-            map_function,
-            map_iterdata,
-            extra_args=extra_args,
-            extra_env=extra_env,
-            runtime_memory=runtime_memory,
-            timeout=timeout,
-            chunksize=chunksize,
-            include_modules=include_modules,
-            exclude_modules=exclude_modules,
-            obj_chunk_size=obj_chunk_size,
-            obj_chunk_number=obj_chunk_number,
-            obj_newline=obj_newline,
-            retries=retries,
-            backups=backups,
-            check_data=not chained,
+            "M", map_function, map_iterdata, options, check_data=not chained
         )
         return job, FuturesList(futures, executor=self)
 
@@ -287,20 +229,19 @@ class FunctionExecutor:
         accepted for compatibility: no worker sits waiting for map results here). With
         ``obj_reduce_by_key`` there is one reducer per object, fed that object's partitions.
         """
-        job, map_futures = self._map_job(
-            map_function,
-            map_iterdata,
+        options = JobOptions(
             chunksize=chunksize,
             extra_args=extra_args,
             extra_env=extra_env,
             runtime_memory=map_runtime_memory,
-            timeout=timeout,
             obj_chunk_size=obj_chunk_size,
             obj_chunk_number=obj_chunk_number,
             obj_newline=obj_newline,
+            timeout=timeout,
             include_modules=include_modules,
             exclude_modules=exclude_modules,
         )
+        job, map_futures = self._map_job(map_function, map_iterdata, options)
         # grouped before submitting: a call's arguments are gone once it ends
         groups = reduce_groups(job.arguments, list(map_futures), obj_reduce_by_key)
         for f in map_futures:
@@ -312,19 +253,18 @@ class FunctionExecutor:
         reducers = Reducers(self.session.reserve(name, len(groups)))
         result = FuturesList([*map_futures, *reducers.futures], executor=self)
         result.reducers = reducers
-        options = {
-            "extra_args": extra_args_reduce,
-            "extra_env": extra_env,
-            "runtime_memory": reduce_runtime_memory,
-            "timeout": timeout,
-            "include_modules": include_modules,
-            "exclude_modules": exclude_modules,
-        }
+        reduce_options = options.for_reducer(extra_args_reduce, reduce_runtime_memory)
         for index, members in enumerate(groups):
             when_all(
                 members,
                 functools.partial(
-                    start_reducer, self.session, members, reduce_function, options, reducers, index
+                    start_reducer,
+                    self.session,
+                    members,
+                    reduce_function,
+                    reduce_options,
+                    reducers,
+                    index,
                 ),
             )
         self.last_call = "map_reduce"
@@ -332,34 +272,15 @@ class FunctionExecutor:
 
     # -- waiting -------------------------------------------------------------------------------
 
-    def wait(
-        self,
-        fs: Any = None,
-        throw_except: bool = True,
-        return_when: int = ALL_COMPLETED,
-        download_results: bool = False,
-        timeout: float | None = None,
-        threadpool_size: int = 64,
-        wait_dur_sec: float | None = None,
-        show_progressbar: bool = True,
-        **_: Any,
-    ) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
-        """Wait for ``fs`` (default: every future of this executor).
-
-        :returns: ``(done, not_done)``, two :class:`FuturesList` (so ``done.get_result()``
-            works, as in Lithops).
-        """
+    def wait_with_options(self, fs: Any, options: WaitOptions) -> tuple[FuturesList, FuturesList]:
+        """``wait`` with its options gathered already; ``fs=None``: every future."""
+        timeout = options.timeout
         deadline = None if timeout is None else time.monotonic() + timeout
-        futures = self.expand_futures(fs if fs is not None else self.futures, return_when, timeout)
-        done, not_done = wait(
-            futures,
-            throw_except=throw_except,
-            return_when=return_when,
-            download_results=download_results,
-            timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-            wait_dur_sec=wait_dur_sec,
-            show_progressbar=show_progressbar,
+        futures = self.expand_futures(
+            fs if fs is not None else self.futures, options.return_when, timeout
         )
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, not_done = wait_with_options(futures, dataclasses.replace(options, timeout=left))
         return FuturesList(done, executor=self), FuturesList(not_done, executor=self)
 
     def get_result(

@@ -13,6 +13,7 @@ from typing import Any
 
 from lithops.future import CallState, ResponseFuture
 from lithops.futures_list import Reducers
+from lithops.options import JobOptions
 from lithops.session import JobSession
 
 __all__ = ["Reducers", "reduce_groups", "start_reducer", "when_all"]
@@ -42,7 +43,7 @@ def start_reducer(
     session: JobSession,
     members: list[ResponseFuture],
     reduce_function: Callable[..., Any],
-    options: dict[str, Any],
+    options: JobOptions,
     reducers: Reducers,
     index: int,
 ) -> None:
@@ -54,12 +55,9 @@ def start_reducer(
     failed = next((f for f in members if not f.success), None)
     if failed is None:
         try:
+            results = [f.result() for f in members]
             job, futures = session.new_job(
-                "R",
-                reduce_function,
-                [([f.result() for f in members],)],
-                reserved=[future],
-                **options,
+                "R", reduce_function, [(results,)], options, reserved=[future]
             )
             session.submit(job, futures)
         except Exception as exc:  # e.g. the reducer does not take one argument

@@ -12,11 +12,13 @@ original future (same position, same call id), and code written for Lithops runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lithops.job import iterate_inputs
-from lithops.wait import ALL_COMPLETED
+from lithops.options import JobOptions, MapAPI
+from lithops.wait import WaitAPI, WaitOptions
 
 if TYPE_CHECKING:
     from lithops.executor import FunctionExecutor
@@ -102,8 +104,12 @@ class RetryingFuture:
         return self.response_future.result(throw_except=throw_except)
 
 
-class RetryingFunctionExecutor:
+class RetryingFunctionExecutor(MapAPI[list[RetryingFuture]], WaitAPI[list[RetryingFuture]]):
     """Wraps a :class:`~lithops.FunctionExecutor` so that ``map`` retries failed calls.
+
+    ``map`` takes ``FunctionExecutor.map``'s arguments; each failed call runs again up to
+    ``retries`` times (default: config ``lithops.retries``), and it returns one
+    :class:`RetryingFuture` per input. ``wait`` takes those futures.
 
     :param executor: the executor to run on; entering this wrapper enters it.
     """
@@ -124,39 +130,16 @@ class RetryingFunctionExecutor:
             return retries
         return int((self.config.get("lithops") or {}).get("retries") or 0)
 
-    def map(
-        self,
-        map_function: Callable[..., Any],
-        map_iterdata: Any,
-        chunksize: int | None = None,
-        extra_args: Any = None,
-        extra_env: dict[str, str] | None = None,
-        runtime_memory: int | None = None,
-        obj_chunk_size: int | None = None,
-        obj_chunk_number: int | None = None,
-        obj_newline: str | None = "\n",
-        timeout: float | None = None,
-        include_modules: Sequence[str] | None = (),
-        exclude_modules: Sequence[str] | None = (),
-        retries: int | None = None,
+    def map_with_options(
+        self, map_function: Callable[..., Any], map_iterdata: Any, options: JobOptions
     ) -> list[RetryingFuture]:
-        """Like ``FunctionExecutor.map``; each failed call is run again up to ``retries``
-        times (default: config ``lithops.retries``). One :class:`RetryingFuture` per input."""
+        """``map`` with its options gathered already: the executor's map, with ``retries``."""
         inputs = iterate_inputs(map_iterdata)
-        count = self._retries(retries)
-        map_kwargs: dict[str, Any] = {
-            "chunksize": chunksize,
-            "extra_args": extra_args,
-            "extra_env": extra_env,
-            "runtime_memory": runtime_memory,
-            "obj_chunk_size": obj_chunk_size,
-            "obj_chunk_number": obj_chunk_number,
-            "obj_newline": obj_newline,
-            "timeout": timeout,
-            "include_modules": include_modules,
-            "exclude_modules": exclude_modules,
-        }
-        futures = self.executor.map(map_function, inputs, retries=count, **map_kwargs)
+        count = self._retries(options.retries)
+        options = dataclasses.replace(options, retries=count)
+        futures = self.executor.map_with_options(map_function, inputs, options)
+        map_kwargs = options.keywords()
+        del map_kwargs["retries"]  # a RetryingFuture holds it on its own
         if len(futures) != len(inputs):
             # Object partitioning turns one input into several calls: each call keeps the
             # input it came from only when the counts match.
@@ -166,28 +149,15 @@ class RetryingFunctionExecutor:
             for f, item in zip(futures, inputs, strict=True)
         ]
 
-    def wait(
-        self,
-        fs: list[RetryingFuture],
-        throw_except: bool = True,
-        return_when: int = ALL_COMPLETED,
-        download_results: bool = False,
-        timeout: float | None = None,
-        threadpool_size: int = 64,
-        wait_dur_sec: float | None = None,
-        show_progressbar: bool = True,
+    def wait_with_options(
+        self, fs: list[RetryingFuture] | None, options: WaitOptions
     ) -> tuple[list[RetryingFuture], list[RetryingFuture]]:
-        """Wait for retrying futures; ``(done, pending)``. A call counts as done once it
+        """``wait`` for retrying futures; ``(done, pending)``. A call counts as done once it
         succeeded or used up its retries; ``return_when`` as in :func:`lithops.wait`."""
+        if fs is None:
+            raise TypeError("RetryingFunctionExecutor.wait needs fs: the futures of its map")
         by_call = {id(f.response_future): f for f in fs}
-        done, pending = self.executor.wait(
-            [f.response_future for f in fs],
-            throw_except=throw_except,
-            return_when=return_when,
-            download_results=download_results,
-            timeout=timeout,
-            show_progressbar=show_progressbar,
-        )
+        done, pending = self.executor.wait_with_options([f.response_future for f in fs], options)
         return [by_call[id(f)] for f in done], [by_call[id(f)] for f in pending]
 
     def get_result(

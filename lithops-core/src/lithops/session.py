@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from lithops.config.datalimit import check_data_limit
@@ -30,6 +30,7 @@ from lithops.config.modules import modules_to_ship
 from lithops.future import ResponseFuture
 from lithops.job import Job, build_calls, reserved_params, serialize_function
 from lithops.logs import LogRecorder
+from lithops.options import JobOptions
 from lithops.plugins.manager import PluginHost
 from lithops.plugins.types import BackendInfo, CallBatch, CallKey, ProvisionRequest
 from lithops.scheduler import Scheduler
@@ -211,24 +212,15 @@ class JobSession:
         prefix: str,
         func: Callable[..., Any],
         iterdata: Any,
+        options: JobOptions | None = None,
         *,
-        extra_args: Any = None,
-        extra_env: dict[str, str] | None = None,
-        runtime_memory: int | None = None,
-        timeout: float | None = None,
-        chunksize: int | None = None,
-        include_modules: Sequence[str] | None = (),
-        exclude_modules: Sequence[str] | None = (),
-        obj_chunk_size: int | None = None,
-        obj_chunk_number: int | None = None,
-        obj_newline: str | None = "\n",
-        retries: int | None = None,
-        backups: bool | None = None,
         reserved: list[ResponseFuture] | None = None,
         check_data: bool = True,
     ) -> tuple[Job, list[ResponseFuture]]:
         """Build a job (not submitted yet) and its futures, one per call, in input order.
 
+        :param options: the caller's options (default: none); ``None`` fields take the
+            config's values.
         :param reserved: futures handed out before the job could be built (from
             :meth:`reserve`), one per call; the job takes their job id and resolves them.
         :param check_data: apply ``data_limit`` (off for inputs that are results already).
@@ -236,15 +228,16 @@ class JobSession:
         if self.closed:
             raise ClosedSessionError("this executor is closed; create a new FunctionExecutor")
         created = time.time()
+        options = options or JobOptions()
         inject = reserved_params(func)
-        calls = build_calls(func, iterdata, extra_args, inject)
+        calls = build_calls(func, iterdata, options.extra_args, inject)
         if "obj" in inject:
-            calls = self._partition(func, calls, obj_chunk_size, obj_chunk_number, obj_newline)
-        lithops_cfg = self.config["lithops"]
+            calls = self._partition(func, calls, options)
+        cfg = self.config["lithops"]
         if check_data and prefix != "R":  # reducers and chained maps get results, not iterdata
-            check_data_limit(calls, lithops_cfg.get("data_limit"), getattr(func, "__name__", "f"))
+            check_data_limit(calls, cfg.get("data_limit"), getattr(func, "__name__", "f"))
         func_key, payload = serialize_function(
-            func, *modules_to_ship(lithops_cfg, include_modules, exclude_modules)
+            func, *modules_to_ship(cfg, options.include_modules, options.exclude_modules)
         )
         job_id = reserved[0].job_id if reserved else self.next_job_id(prefix)
         job = Job(
@@ -255,18 +248,18 @@ class JobSession:
             func_payload=payload,
             arguments=calls,
             inject=inject,
-            timeout=timeout if timeout is not None else lithops_cfg.get("execution_timeout"),
+            timeout=cfg.get("execution_timeout") if options.timeout is None else options.timeout,
             # cloud objects the function puts without a key go under its job's prefix,
             # which clean() deletes
             extra_env={
                 SESSION_ID_ENV: f"{self.executor_id}/{job_id}",
                 **self.worker_env(),
-                **(extra_env or {}),
+                **(options.extra_env or {}),
             },
-            runtime_memory=runtime_memory,
-            chunksize=chunksize if chunksize is not None else lithops_cfg.get("chunksize"),
-            retries=retries if retries is not None else int(lithops_cfg.get("retries") or 0),
-            backups=bool(lithops_cfg.get("backups")) if backups is None else backups,
+            runtime_memory=options.runtime_memory,
+            chunksize=cfg.get("chunksize") if options.chunksize is None else options.chunksize,
+            retries=int(cfg.get("retries") or 0) if options.retries is None else options.retries,
+            backups=bool(cfg.get("backups")) if options.backups is None else options.backups,
             host_job_create_tstamp=created,
             host_job_serialize_time=time.time() - created,
         )
@@ -280,7 +273,7 @@ class JobSession:
                 "function": job.function_name,
                 "calls": len(calls),
                 "futures": futures,
-                "runtime_memory": runtime_memory,
+                "runtime_memory": options.runtime_memory,
             }
         )
         return job, futures
@@ -306,14 +299,7 @@ class JobSession:
             self.futures.extend(futures)
         self.scheduler.submit(job, futures)
 
-    def _partition(
-        self,
-        func: Callable[..., Any],
-        calls: Calls,
-        chunk_size: int | None,
-        chunk_number: int | None,
-        newline: str | None,
-    ) -> Calls:
+    def _partition(self, func: Callable[..., Any], calls: Calls, options: JobOptions) -> Calls:
         from lithops.storage.partition import expand_obj_calls
 
         sig = inspect.signature(func)
@@ -322,7 +308,13 @@ class JobSession:
         for args, kwargs in calls:
             bound = sig.bind_partial(*args, **kwargs).arguments
             items.append({k: v for k, v in bound.items() if k not in fill})
-        expanded = expand_obj_calls(items, self.storage, chunk_size, chunk_number, newline)
+        expanded = expand_obj_calls(
+            items,
+            self.storage,
+            options.obj_chunk_size,
+            options.obj_chunk_number,
+            options.obj_newline,
+        )
         return [((), item) for item in expanded]
 
 

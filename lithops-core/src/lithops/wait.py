@@ -3,24 +3,40 @@
 Completion is pushed by the scheduler; a wait sleeps on its condition until enough futures are
 done or the timeout passes. Works from any thread (no SIGALRM). Ctrl-C cancels the calls being
 waited for and returns control at once.
+
+The options travel as one :class:`WaitOptions`; :class:`WaitAPI` is the ``wait`` method of the
+executors (``FunctionExecutor``, ``RetryingFunctionExecutor``), each implementing
+``wait_with_options``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import sys
 import time
 import types
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from lithops.future import ResponseFuture, call_outputs
 
-__all__ = ["ALL_COMPLETED", "ALWAYS", "ANY_COMPLETED", "get_result", "wait"]
+__all__ = [
+    "ALL_COMPLETED",
+    "ALWAYS",
+    "ANY_COMPLETED",
+    "WaitAPI",
+    "WaitOptions",
+    "get_result",
+    "wait",
+    "wait_with_options",
+]
 
 ALWAYS = 0
 ANY_COMPLETED = -1
 ALL_COMPLETED = 100
+
+FuturesT = TypeVar("FuturesT")
 
 #: Longest single sleep: bounds how late a wait notices futures of foreign processes.
 _SLICE = 0.25
@@ -76,6 +92,20 @@ def _raise_first_error(futures: Iterable[ResponseFuture]) -> None:
             f.result()  # raises the call's exception with its remote traceback
 
 
+@dataclasses.dataclass(frozen=True)
+class WaitOptions:
+    """How a wait waits: the options of :func:`wait` (and of the executors' ``wait``),
+    gathered once and handed down. ``download_results`` and ``wait_dur_sec`` are accepted
+    for compatibility: results arrive with completion, and nothing polls here."""
+
+    throw_except: bool = True
+    return_when: int = ALL_COMPLETED
+    download_results: bool = False
+    timeout: float | None = None
+    wait_dur_sec: float | None = None
+    show_progressbar: bool = True
+
+
 def wait(
     fs: Any,
     throw_except: bool = True,
@@ -94,16 +124,25 @@ def wait(
     :param throw_except: re-raise the first failed call's exception.
     :param timeout: seconds; on expiry return what is done so far.
     """
+    options = WaitOptions(
+        throw_except=throw_except,
+        return_when=return_when,
+        download_results=download_results,
+        timeout=timeout,
+        wait_dur_sec=wait_dur_sec,
+        show_progressbar=show_progressbar,
+    )
+    return wait_with_options(fs, options)
+
+
+def wait_with_options(
+    fs: Any, options: WaitOptions
+) -> tuple[list[ResponseFuture], list[ResponseFuture]]:
+    """:func:`wait` with its options gathered already."""
     owner = _map_reduce_owner(fs)
     if owner is not None:  # its reducers start late: the executor knows how to wait for them
-        return owner.wait(
-            fs,
-            throw_except=throw_except,
-            return_when=return_when,
-            download_results=download_results,
-            timeout=timeout,
-            show_progressbar=show_progressbar,
-        )
+        return owner.wait_with_options(fs, options)
+    throw_except, return_when, timeout = options.throw_except, options.return_when, options.timeout
     futures = _as_list(fs)
     deadline = None if timeout is None else time.monotonic() + timeout
     target = _target(return_when, len(futures))
@@ -126,7 +165,7 @@ def wait(
                 else cursor
             )
             if bar is None and done_count < target:
-                bar = _progressbar(show_progressbar, len(futures), done_count)
+                bar = _progressbar(options.show_progressbar, len(futures), done_count)
             if bar is not None:
                 bar.update(done_count - bar.n)
             if done_count >= target:
@@ -154,6 +193,43 @@ def wait(
     done = [f for f in futures if f.done]
     not_done = [f for f in futures if not f.done]
     return done, not_done
+
+
+class WaitAPI(Generic[FuturesT]):
+    """Lithops 3.x's ``wait`` method, written once for the executors that offer it."""
+
+    def wait(
+        self,
+        fs: Any = None,
+        throw_except: bool = True,
+        return_when: int = ALL_COMPLETED,
+        download_results: bool = False,
+        timeout: float | None = None,
+        threadpool_size: int = 64,
+        wait_dur_sec: float | None = None,
+        show_progressbar: bool = True,
+        **_: Any,
+    ) -> tuple[FuturesT, FuturesT]:
+        """Wait for ``fs`` (a ``FunctionExecutor``'s default: every future it made).
+
+        :returns: ``(done, not_done)`` in input order; a ``FunctionExecutor`` gives two
+            :class:`~lithops.futures_list.FuturesList` (so ``done.get_result()`` works, as
+            in Lithops). The options are those of :class:`WaitOptions`; ``threadpool_size``
+            is accepted for compatibility (nothing polls storage here).
+        """
+        options = WaitOptions(
+            throw_except=throw_except,
+            return_when=return_when,
+            download_results=download_results,
+            timeout=timeout,
+            wait_dur_sec=wait_dur_sec,
+            show_progressbar=show_progressbar,
+        )
+        return self.wait_with_options(fs, options)
+
+    def wait_with_options(self, fs: Any, options: WaitOptions) -> tuple[FuturesT, FuturesT]:
+        """``wait`` with its options gathered already: what each executor implements."""
+        raise NotImplementedError
 
 
 def _cancel_pending(futures: list[ResponseFuture]) -> None:
@@ -186,14 +262,11 @@ def get_result(
     futures = (
         owner.expand_futures(fs, ALL_COMPLETED, timeout) if owner is not None else _as_list(fs)
     )
-    _done, not_done = wait(
-        futures,
-        throw_except=throw_except,
-        return_when=ALL_COMPLETED,
-        download_results=True,
-        timeout=None if deadline is None else max(0.0, deadline - time.monotonic()),
-        show_progressbar=show_progressbar,
+    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+    options = WaitOptions(
+        throw_except, download_results=True, timeout=left, show_progressbar=show_progressbar
     )
+    _done, not_done = wait_with_options(futures, options)
     if not_done:
         raise concurrent.futures.TimeoutError(
             f"{len(not_done)} of {len(futures)} calls were not done after {timeout} s "
