@@ -15,8 +15,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import docker
+from docker.errors import DockerException
 
 from .errors import TestbedUnavailable
 from .scratch import log, scratch_dir
@@ -42,6 +45,9 @@ class MotoServer:
     pid: int
     log_path: Path
     _process: subprocess.Popen[bytes]
+    docker_host: str = ""
+    lambda_image: str = ""
+    _stopped: bool = field(default=False, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -61,6 +67,44 @@ class MotoServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.pid, signal.SIGKILL)
                 self._process.wait()
+        if not self._stopped:
+            self._stopped = True
+            self._remove_function_containers()
+
+    def _remove_function_containers(self) -> None:
+        """Remove the Lambda containers this server started and had not removed yet.
+
+        moto removes an invocation's container only after it has answered, and names each
+        function's code volume after the code's digest: a server stopped right after its last
+        answer leaves containers that hold the volume, and the next server with the same code
+        then fails its invocations (409, volume in use). The containers are this server's by
+        the endpoint moto put in their environment (its port).
+        """
+        if not self.docker_host or not self.lambda_image:
+            return
+        mine = f"MOTO_HTTP_ENDPOINT=http://host.docker.internal:{self.port}"
+        client = docker.DockerClient(base_url=self.docker_host, version="auto", timeout=60)
+        try:
+            volumes: set[str] = set()
+            for container in client.containers.list(
+                all=True, filters={"ancestor": self.lambda_image}
+            ):
+                if mine not in (container.attrs.get("Config", {}).get("Env") or []):
+                    continue
+                volumes.update(
+                    m["Name"] for m in container.attrs.get("Mounts") or [] if m.get("Name")
+                )
+                try:
+                    container.remove(force=True)
+                except DockerException:
+                    pass  # moto removed it itself meanwhile
+            for name in volumes:
+                try:
+                    client.volumes.get(name).remove()
+                except DockerException:
+                    pass  # still used by another server's function: that server removes it
+        finally:
+            client.close()
 
 
 def _answers(endpoint: str) -> bool:
@@ -104,7 +148,14 @@ def start_moto(docker_host: str, lambda_image: str) -> MotoServer:
             env=env,
             start_new_session=True,  # its own group: stop() ends it and its reloader, if any
         )
-    server = MotoServer(port=port, pid=process.pid, log_path=log_path, _process=process)
+    server = MotoServer(
+        port=port,
+        pid=process.pid,
+        log_path=log_path,
+        _process=process,
+        docker_host=docker_host,
+        lambda_image=lambda_image,
+    )
     began = time.monotonic()
     while time.monotonic() - began < _START_TIMEOUT_S:
         if process.poll() is not None:
