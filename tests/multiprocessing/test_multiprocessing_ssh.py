@@ -75,7 +75,15 @@ def test_process_exit_codes_on_the_ssh_hosts(on_hosts: list[Any]) -> None:
         p.start()
     for p in procs:
         p.join(60)
-    assert [p.exitcode for p in procs] == [0, 4, 1]
+    errors = []
+    for p in procs:
+        future = p._future
+        if future is not None and future.done:
+            try:
+                future.result()
+            except BaseException as exc:  # what made exitcode 1, for the failure message
+                errors.append(f"{p.name}: {type(exc).__name__}: {exc}")
+    assert [p.exitcode for p in procs] == [0, 4, 1], errors
 
 
 def test_bar_program_same_output_on_the_ssh_hosts(
