@@ -121,10 +121,9 @@ def _dumps(func: Callable[..., Any], by_value: list[ModuleType]) -> bytes:
         already = set(cloudpickle.list_registry_pickle_by_value())
         registered = []
         for module in by_value:
-            # cloudpickle ships by value only what sys.modules holds under that name; a module
-            # object that was replaced or dropped there (reloaded, a test's throwaway module)
-            # goes by name, as any other import.
-            if sys.modules.get(module.__name__) is not module:
+            # cloudpickle ships by value only a module whose name sys.modules holds; one that
+            # was dropped there (a test's throwaway plugin module) goes by name, as any import.
+            if module.__name__ not in sys.modules:
                 continue
             if module.__name__ not in already:
                 cloudpickle.register_pickle_by_value(module)
