@@ -139,10 +139,15 @@ class Process:
             raise AssertionError("cannot start a process twice")
         env = mp_config.get_parameter(mp_config.ENV_VARS)
         options: dict[str, Any] = {"extra_env": dict(env)} if env else {}
-        self._feed = current_feed()
-        run = ProcessRun(self, None if self._feed is None else self._feed.target)
-        self._executor = shared_executor()
-        self._future = self._executor.call_async(run, (), **options)
+        feed = current_feed()
+        run = ProcessRun(self, None if feed is None else feed.target)
+        executor = shared_executor()
+        # The executor and feed are set on the process only once the call is sent: the job's
+        # dependency scan walks the process object, and through an executor (its plugin host,
+        # its jobs) it could run out of budget before it reaches the target's module, which
+        # would then travel by name and fail to import on a remote worker.
+        future = executor.call_async(run, (), **options)
+        self._feed, self._executor, self._future = feed, executor, future
         _children.add(self)
 
     def join(self, timeout: float | None = None) -> None:
